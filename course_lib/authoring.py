@@ -1,0 +1,226 @@
+"""Authoring: notebook sources (.py, jupytext percent) -> executed .ipynb, and exercises.
+
+`course build` calls `build()`. The `.py` file is the source of truth; the `.ipynb` beside
+it is its executed rendering; `exercises/dayNN_*.ipynb` is generated from
+`solutions/dayNN_*.py` by replacing each solution region with a stub.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbformat import NotebookNode
+
+from course_lib.runtime import project_root
+
+SOURCE_DIRS = ("notebooks", "solutions")
+EXERCISE_DIR = "exercises"
+CHECK_TAG = "check"
+RAISES_TAG = "raises-exception"
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
+KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info")
+
+
+# ---------------------------------------------------------------- reading sources
+
+def read_source(py_path: Path) -> NotebookNode:
+    """Read a percent-format source into a notebook with stable cell ids and no outputs."""
+    py_path = Path(py_path)
+    if not py_path.is_file():
+        raise FileNotFoundError(f"no notebook source at {py_path}")
+    nb = jupytext.read(py_path, fmt="py:percent")
+    return clean(nb, name=py_path.stem)
+
+
+def cell_signature(nb: NotebookNode) -> list[tuple[str, str, tuple[str, ...]]]:
+    """What pairs a source and its .ipynb: (cell type, source, tags) of every cell."""
+    return [(c.cell_type, c.source, tuple(c.get("metadata", {}).get("tags", [])))
+            for c in nb.cells]
+
+
+def clean(nb: NotebookNode, name: str) -> NotebookNode:
+    """Strip volatile metadata; give cells deterministic ids (`name-000`, ...)."""
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in KEPT_NOTEBOOK_METADATA}
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    for i, cell in enumerate(nb.cells):
+        tags = cell.get("metadata", {}).get("tags", [])
+        cell.metadata = {"tags": list(tags)} if tags else {}
+        cell.id = f"{re.sub(r'[^A-Za-z0-9-]', '-', name)}-{i:03d}"
+        if cell.cell_type == "code":
+            cell.setdefault("outputs", [])
+            cell.setdefault("execution_count", None)
+            for out in cell.outputs:
+                if out.get("output_type") in ("display_data", "execute_result"):
+                    out.data.pop("application/vnd.jupyter.widget-view+json", None)
+    return nb
+
+
+def write_notebook(nb: NotebookNode, path: Path) -> None:
+    Path(path).write_text(notebook_text(nb), encoding="utf-8")
+
+
+def notebook_text(nb: NotebookNode) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+# ---------------------------------------------------------------- exercises
+
+def _stub_region(lines: list[str], where: str) -> list[str]:
+    out, inside, indent = [], False, ""
+    for n, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if stripped == BEGIN:
+            if inside:
+                raise ValueError(f"{where}: nested '{BEGIN}' at line {n}")
+            inside, indent = True, line[: len(line) - len(line.lstrip())]
+            out.extend(indent + s for s in STUB)
+        elif stripped == END:
+            if not inside:
+                raise ValueError(f"{where}: '{END}' without '{BEGIN}' at line {n}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{where}: '{BEGIN}' is never closed")
+    return out
+
+
+def make_exercise(solution: NotebookNode, name: str = "exercise") -> NotebookNode:
+    """The learner's notebook: solution regions stubbed, outputs cleared, checks tagged.
+
+    Check cells get the `raises-exception` tag so the unsolved notebook executes end to
+    end (nbval and Jupyter's "Run All" continue past them).
+    """
+    nb = nbformat.from_dict(solution)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        cell.outputs, cell.execution_count = [], None
+        if BEGIN in cell.source or END in cell.source:
+            cell.source = "\n".join(_stub_region(cell.source.split("\n"), f"{name} cell {i}"))
+        tags = cell.metadata.get("tags", [])
+        if CHECK_TAG in tags and RAISES_TAG not in tags:
+            cell.metadata["tags"] = [*tags, RAISES_TAG]
+    return nb
+
+
+def check_cells(nb: NotebookNode) -> list[int]:
+    """Indices of the cells tagged `check`."""
+    return [i for i, c in enumerate(nb.cells) if CHECK_TAG in c.get("metadata", {}).get("tags", [])]
+
+
+def check_name(source: str) -> str:
+    """The name a check reports: its `# Check: ...` first line, else its first line."""
+    first = source.strip().split("\n", 1)[0] if source.strip() else "check"
+    m = re.match(r"#\s*Check:\s*(.+)", first)
+    return m.group(1).strip() if m else first.lstrip("# ").strip()
+
+
+# ---------------------------------------------------------------- executing
+
+@contextlib.contextmanager
+def offline_environment():
+    """Kernels started inside this block refuse non-loopback network connections."""
+    guard = str(Path(__file__).parent / "_offline")
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = guard + (os.pathsep + old if old else "")
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
+
+
+def execute(nb: NotebookNode, cwd: Path, timeout: int = 600) -> NotebookNode:
+    """Execute every cell in a fresh offline kernel (working directory `cwd`)."""
+    from nbclient import NotebookClient
+
+    with offline_environment():
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(cwd)}})
+        client.execute()
+    return nb
+
+
+# ---------------------------------------------------------------- build
+
+@dataclass
+class BuildReport:
+    stale: list[str] = field(default_factory=list)      # files that are/were out of date
+    executed: dict[str, float] = field(default_factory=dict)  # notebook -> seconds
+    written: list[str] = field(default_factory=list)
+
+
+def sources(root: Path) -> list[Path]:
+    return sorted(p for d in SOURCE_DIRS for p in (root / d).glob("day*.py"))
+
+
+def is_stale(py_path: Path) -> bool:
+    """True when the .ipynb twin is missing or its cells differ from the source."""
+    ipynb = py_path.with_suffix(".ipynb")
+    if not ipynb.exists():
+        return True
+    return cell_signature(nbformat.read(ipynb, as_version=4)) != cell_signature(read_source(py_path))
+
+
+def exercise_text(solution_py: Path) -> str:
+    return notebook_text(make_exercise(read_source(solution_py), name=solution_py.stem))
+
+
+def build(root: Path | None = None, check: bool = False, force: bool = False,
+          only: list[str] | None = None, log=print) -> BuildReport:
+    """Bring every generated notebook up to date (or, with check=True, only list them).
+
+    Executes each source whose cells changed (all of them with force=True) into its
+    .ipynb, then rewrites exercises/ from solutions/. `only` limits the work to stems
+    containing one of the given strings (e.g. ["day01"]).
+    """
+    root = Path(root or project_root())
+    report = BuildReport()
+    chosen = [p for p in sources(root) if not only or any(s in p.stem for s in only)]
+    for py in chosen:
+        rel = str(py.with_suffix(".ipynb").relative_to(root))
+        if not (force or is_stale(py)):
+            continue
+        report.stale.append(rel)
+        if check:
+            continue
+        log(f"executing {rel} ...")
+        start = time.perf_counter()
+        nb = execute(read_source(py), cwd=py.parent)
+        report.executed[rel] = time.perf_counter() - start
+        write_notebook(clean(nb, py.stem), py.with_suffix(".ipynb"))
+        report.written.append(rel)
+        log(f"  {report.executed[rel]:.1f} s")
+    (root / EXERCISE_DIR).mkdir(exist_ok=True)
+    expected = {}
+    for py in (root / "solutions").glob("day*.py"):
+        if not only or any(s in py.stem for s in only):
+            expected[f"{EXERCISE_DIR}/{py.stem}.ipynb"] = exercise_text(py)
+    existing = {f"{EXERCISE_DIR}/{p.name}" for p in (root / EXERCISE_DIR).glob("day*.ipynb")}
+    if not only:  # an exercise without a solution source is an orphan
+        for rel in sorted(existing - set(expected)):
+            report.stale.append(rel)
+            if not check:
+                (root / rel).unlink()
+                log(f"removed orphan {rel}")
+    for rel, text in sorted(expected.items()):
+        path = root / rel
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        report.stale.append(rel)
+        if not check:
+            path.write_text(text, encoding="utf-8")
+            report.written.append(rel)
+            log(f"wrote {rel}")
+    return report

@@ -1,0 +1,60 @@
+"""Where code runs and how it stays reproducible: device, seeds, artifacts folder."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ARTIFACTS_ENV = "COURSE_ARTIFACTS"
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The device lessons train on: CUDA when present, else CPU.
+
+    `prefer` ("cpu" or "cuda") overrides the choice; the environment variable
+    COURSE_DEVICE does the same without editing a notebook.
+    """
+    choice = prefer or os.environ.get("COURSE_DEVICE")
+    if choice is not None:
+        if choice not in ("cpu", "cuda"):
+            raise ValueError(f"prefer must be 'cpu' or 'cuda'; got {choice!r}")
+        if choice == "cuda" and not torch.cuda.is_available():
+            raise ValueError("prefer='cuda' but no CUDA device is available")
+        return torch.device(choice)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA); return a seeded torch Generator.
+
+    A notebook run twice with the same seed prints the same numbers on CPU.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def project_root() -> Path:
+    """The course checkout: the folder holding `course_lib/` (its parent)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def artifacts_dir(*parts: str) -> Path:
+    """`artifacts/` (git-ignored) or a sub-folder of it, created on first use.
+
+    Trained weights, generated data and caches live here. Set COURSE_ARTIFACTS to put
+    them elsewhere.
+    """
+    base = Path(os.environ.get(ARTIFACTS_ENV, project_root() / "artifacts"))
+    path = base.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,159 @@
+"""`fit`: the one training loop every lesson uses.
+
+    history = fit(model, loss_fn, data, steps=2000, lr=1e-3, checkpoint="day03_ddpm")
+
+- `data` is either an iterable of batches (a DataLoader, a list; cycled when exhausted)
+  or a function `step -> batch` (deterministic data, exact resumption).
+- `loss_fn(model, batch)` returns a scalar loss tensor.
+- progress with tqdm.auto; gradient clipping; mixed precision (AMP) only on CUDA.
+- with `checkpoint`, the model, optimiser and loss history are saved under
+  `artifacts/checkpoints/` every `checkpoint_every` steps and at the end; calling `fit`
+  again resumes from the saved step (and returns at once when it is already done).
+- under `torchrun`, only rank 0 writes checkpoints and shows progress.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from course_lib.runtime import artifacts_dir, get_device
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move tensors (also inside tuples, lists and dicts) to `device`."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def checkpoint_path(checkpoint: str | Path) -> Path:
+    """A bare name means `artifacts/checkpoints/<name>.pt`; a path is used as given."""
+    path = Path(checkpoint)
+    if path.suffix != ".pt" and len(path.parts) == 1:
+        path = artifacts_dir("checkpoints") / f"{path}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _is_main_process() -> bool:
+    import torch.distributed as dist
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def _batches(data, start: int):
+    """Yield (step, batch) from `start` on, cycling an iterable or calling a function."""
+    if callable(data) and not isinstance(data, Iterable):
+        for step in itertools.count(start):
+            yield step, data(step)
+        return
+    step, skipped = start, 0
+    while True:
+        empty = True
+        for batch in data:
+            empty = False
+            if skipped < start:  # resuming an iterable: skip what was already seen
+                skipped += 1
+                continue
+            yield step, batch
+            step += 1
+        if empty:
+            raise ValueError("data yielded no batches")
+
+
+def _save(path: Path, model, optimizer, scaler, step: int, history: list[float]) -> None:
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "step": step, "history": history,
+             "scaler": scaler.state_dict() if scaler is not None else None}
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: an interrupted save never leaves a broken checkpoint
+
+
+def fit(model: nn.Module, loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+        data: Iterable | Callable[[int], Any], *, steps: int, lr: float = 1e-3,
+        optimizer: torch.optim.Optimizer | None = None, weight_decay: float = 0.0,
+        grad_clip: float | None = 1.0, device: torch.device | None = None,
+        checkpoint: str | Path | None = None, checkpoint_every: int = 500,
+        amp: bool | None = None, scheduler: Callable[[int], float] | None = None,
+        desc: str = "training", progress: bool = True) -> list[float]:
+    """Train `model` for `steps` optimiser steps; return the loss of every step.
+
+    scheduler: optional function step -> learning-rate multiplier (warm-up, cosine, ...).
+    amp: mixed precision; defaults to True on CUDA and is never used on CPU.
+    """
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative int; got {steps!r}")
+    if lr <= 0:
+        raise ValueError(f"lr must be positive; got {lr}")
+    if grad_clip is not None and grad_clip <= 0:
+        raise ValueError(f"grad_clip must be positive or None; got {grad_clip}")
+    if device is None:
+        params = list(model.parameters())
+        device = params[0].device if params else get_device()
+    model.to(device)
+    optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    use_amp = device.type == "cuda" if amp is None else (amp and device.type == "cuda")
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if use_amp and amp_dtype == torch.float16 else None
+
+    start, history = 0, []
+    path = checkpoint_path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.exists():
+        state = torch.load(path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        start, history = state["step"], list(state["history"])
+    if start >= steps:
+        return history[:steps]
+
+    model.train()
+    bar = tqdm(total=steps, initial=start, desc=desc, disable=not (progress and _is_main_process()))
+    for step, batch in _batches(data, start):
+        if step >= steps:
+            break
+        if scheduler is not None:
+            for group, base in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base * scheduler(step)
+        batch = to_device(batch, device)
+        with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
+            loss = loss_fn(model, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr or check the data")
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        history.append(loss.item())
+        bar.update(1)
+        if step % 20 == 0 or step == steps - 1:
+            bar.set_postfix(loss=f"{sum(history[-20:]) / len(history[-20:]):.4f}")
+        if path is not None and _is_main_process() and (step + 1) % checkpoint_every == 0:
+            _save(path, model, optimizer, scaler, step + 1, history)
+    bar.close()
+    if path is not None and _is_main_process():
+        _save(path, model, optimizer, scaler, steps, history)
+    model.eval()
+    return history

@@ -1,0 +1,63 @@
+"""Test-session set-up: offline kernels, and per-notebook times checked against budgets.
+
+nbval reports one test per cell; here the cells' times are summed per notebook, printed
+as a table at the end, written to artifacts/notebook_times.json, and a notebook over its
+budget (DESIGN.md section 7) fails the session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from course_lib import authoring
+from course_lib.runtime import artifacts_dir
+
+# Every kernel started from this session (nbval's and the grader's) runs offline.
+_offline = authoring.offline_environment()
+_offline.__enter__()
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+BUDGETS_S = {"notebooks": 120.0, "solutions": 60.0}
+_times: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        _times[path] += report.duration
+
+
+def _over_budget() -> list[tuple[str, float, float]]:
+    out = []
+    for path, seconds in _times.items():
+        budget = BUDGETS_S.get(Path(path).parts[0])
+        if budget is not None and seconds > budget:
+            out.append((path, seconds, budget))
+    return out
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _times:
+        return
+    tr = terminalreporter
+    tr.section("notebook times (budget: lessons 120 s, solutions 60 s)")
+    for path, seconds in sorted(_times.items()):
+        budget = BUDGETS_S.get(Path(path).parts[0])
+        flag = "  OVER BUDGET" if budget and seconds > budget else ""
+        tr.write_line(f"{seconds:7.1f} s  {path}{flag}")
+    (artifacts_dir() / "notebook_times.json").write_text(json.dumps(dict(_times), indent=1))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _over_budget() and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return Path(__file__).resolve().parent.parent

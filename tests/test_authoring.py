@@ -1,0 +1,118 @@
+"""course build: stubbing solution regions, tagging checks, staleness."""
+
+import textwrap
+
+import nbformat
+import pytest
+
+from course_lib import authoring
+
+HEADER = textwrap.dedent("""\
+    # ---
+    # jupyter:
+    #   kernelspec:
+    #     display_name: Python 3 (ipykernel)
+    #     language: python
+    #     name: python3
+    # ---
+    """)
+
+SOLUTION = HEADER + textwrap.dedent('''
+    # %% [markdown]
+    # # Demo exercises
+
+    # %%
+    def add(a, b):
+        """Sum of a and b."""
+        ### BEGIN SOLUTION
+        total = a + b
+        return total
+        ### END SOLUTION
+
+    # %%
+    class Scaler:
+        def __call__(self, x, k):
+            ### BEGIN SOLUTION
+            return [k * v for v in x]
+            ### END SOLUTION
+
+    # %% tags=["check"]
+    # Check: add sums two numbers
+    assert add(2, 3) == 5, "add(2, 3) must be 5"
+
+    # %% tags=["check"]
+    # Check: Scaler multiplies every element
+    assert Scaler()([1, 2], 3) == [3, 6], "Scaler()([1, 2], 3) must be [3, 6]"
+    ''')
+
+
+def write_day(root, text=SOLUTION, stem="day99_demo"):
+    (root / "solutions").mkdir(parents=True, exist_ok=True)
+    (root / "notebooks").mkdir(exist_ok=True)
+    path = root / "solutions" / f"{stem}.py"
+    path.write_text(text)
+    return path
+
+
+def test_solution_regions_become_stubs_at_their_indentation(tmp_path):
+    nb = authoring.make_exercise(authoring.read_source(write_day(tmp_path)))
+    add_cell, scaler_cell = nb.cells[1].source, nb.cells[2].source
+    assert "a + b" not in add_cell and "BEGIN SOLUTION" not in add_cell
+    assert '    """Sum of a and b."""\n    # YOUR CODE HERE\n    raise NotImplementedError()' in add_cell
+    assert "        # YOUR CODE HERE\n        raise NotImplementedError()" in scaler_cell
+    compile(add_cell, "cell", "exec")
+    compile(scaler_cell, "cell", "exec")
+
+
+def test_check_cells_get_raises_exception_and_outputs_are_cleared(tmp_path):
+    solution = authoring.read_source(write_day(tmp_path))
+    solution.cells[1].outputs = [nbformat.v4.new_output("stream", text="hi")]
+    solution.cells[1].execution_count = 3
+    nb = authoring.make_exercise(solution)
+    checks = authoring.check_cells(nb)
+    assert checks == [3, 4]
+    for i in checks:
+        assert nb.cells[i].metadata["tags"] == ["check", "raises-exception"]
+    assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if c.cell_type == "code")
+    assert authoring.check_name(nb.cells[3].source) == "add sums two numbers"
+
+
+@pytest.mark.parametrize("bad, match", [
+    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+    ("x = 1\n### END SOLUTION\n", "without"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "nested"),
+])
+def test_malformed_regions_are_reported(tmp_path, bad, match):
+    path = write_day(tmp_path, HEADER + "\n# %%\n" + bad)
+    with pytest.raises(ValueError, match=match):
+        authoring.make_exercise(authoring.read_source(path), name=path.stem)
+
+
+def test_build_writes_exercises_and_check_reports_stale(tmp_path):
+    path = write_day(tmp_path)
+    report = authoring.build(tmp_path, check=True, log=lambda *_: None)
+    assert set(report.stale) == {"solutions/day99_demo.ipynb", "exercises/day99_demo.ipynb"}
+    assert not (tmp_path / "exercises" / "day99_demo.ipynb").exists(), "--check must write nothing"
+
+    authoring.build(tmp_path, log=lambda *_: None)
+    assert authoring.build(tmp_path, check=True).stale == []
+    executed = nbformat.read(tmp_path / "solutions" / "day99_demo.ipynb", as_version=4)
+    assert executed.cells[1].execution_count == 1, "the solution is committed executed"
+    exercise = nbformat.read(tmp_path / "exercises" / "day99_demo.ipynb", as_version=4)
+    assert "raise NotImplementedError()" in exercise.cells[1].source
+
+    # Editing the source makes both the rendering and the exercise stale.
+    path.write_text(SOLUTION.replace("must be 5", "should be 5"))
+    assert set(authoring.build(tmp_path, check=True).stale) == {
+        "solutions/day99_demo.ipynb", "exercises/day99_demo.ipynb"}
+
+    # A hand-edited exercise is stale too.
+    authoring.build(tmp_path, log=lambda *_: None)
+    ex_path = tmp_path / "exercises" / "day99_demo.ipynb"
+    ex_path.write_text(ex_path.read_text().replace("YOUR CODE HERE", "my code"))
+    assert authoring.build(tmp_path, check=True).stale == ["exercises/day99_demo.ipynb"]
+
+
+def test_cell_ids_are_deterministic(tmp_path):
+    path = write_day(tmp_path)
+    assert authoring.exercise_text(path) == authoring.exercise_text(path)
