@@ -51,10 +51,14 @@ def project_root() -> Path:
 def artifacts_dir(*parts: str) -> Path:
     """`artifacts/` (git-ignored) or a sub-folder of it, created on first use.
 
+    It sits in the course checkout (or the working directory when course_lib is
+    installed from a wheel).
+
     Trained weights, generated data and caches live here. Set COURSE_ARTIFACTS to put
     them elsewhere.
     """
-    base = Path(os.environ.get(ARTIFACTS_ENV, project_root() / "artifacts"))
+    default = project_root() if (project_root() / "pyproject.toml").exists() else Path.cwd()
+    base = Path(os.environ.get(ARTIFACTS_ENV, default / "artifacts"))
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -1,0 +1,61 @@
+"""The project's own consistency: dependency lists, notebook pairs, generated exercises."""
+
+import re
+import tomllib
+
+import yaml
+
+import nbformat
+import pytest
+
+from course_lib import authoring
+
+CONDA_TO_PIP = {"pytorch": "torch", "pysoundfile": "soundfile", "python": None, "pip": None}
+
+
+def _name(spec: str) -> str:
+    return re.split(r"[<>=!~\[ ]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_lists_the_same_dependencies(root):
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    pip_deps = {_name(d) for d in project["dependencies"] + project["optional-dependencies"]["dev"]}
+
+    env = yaml.safe_load((root / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    conda_deps = {CONDA_TO_PIP.get(_name(d), _name(d)) for d in conda} - {None}
+    env_deps = conda_deps | {_name(d) for d in pip_section if not d.startswith("-e")}
+    assert "-e ." in pip_section, "environment.yml must install the course itself (pip: -e .)"
+    assert env_deps == pip_deps, (
+        f"only in pyproject: {sorted(pip_deps - env_deps)}; only in environment.yml: {sorted(env_deps - pip_deps)}")
+
+
+def test_makefile_pins_the_cpu_torch_for_ci(root):
+    assert "TORCH_SPEC ?= torch==2.13.0" in (root / "Makefile").read_text()
+    assert "make test" in (root / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("folder", authoring.SOURCE_DIRS)
+def test_every_ipynb_equals_its_py_source(root, folder):
+    ipynbs = sorted((root / folder).glob("day*.ipynb"))
+    pys = sorted((root / folder).glob("day*.py"))
+    assert [p.stem for p in ipynbs] == [p.stem for p in pys], f"{folder}: unpaired notebooks"
+    for ipynb in ipynbs:
+        executed = nbformat.read(ipynb, as_version=4)
+        assert authoring.cell_signature(executed) == authoring.cell_signature(
+            authoring.read_source(ipynb.with_suffix(".py"))), f"{ipynb} is stale: run `course build`"
+        assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code"), \
+            f"{ipynb} must be committed executed"
+
+
+def test_exercises_are_exactly_what_course_build_writes(root):
+    report = authoring.build(root, check=True)
+    assert report.stale == [], f"stale: {report.stale} — run `course build`"
+
+
+def test_every_lesson_has_exercises_and_a_readme_row(root):
+    readme = (root / "README.md").read_text()
+    for lesson in (root / "notebooks").glob("day*.py"):
+        assert (root / "solutions" / lesson.name).exists(), f"{lesson.stem} has no solutions/ twin"
+        assert lesson.stem in readme, f"README's day table does not list {lesson.stem}"

@@ -1,0 +1,63 @@
+import base64
+import subprocess
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+import torch
+
+from course_lib import viz
+from course_lib.runtime import artifacts_dir, get_device, seed_everything
+
+
+def test_seed_everything_repeats_random_streams():
+    g = seed_everything(7)
+    a = (torch.randn(3), np.random.rand(2), torch.randn(2, generator=g))
+    g = seed_everything(7)
+    b = (torch.randn(3), np.random.rand(2), torch.randn(2, generator=g))
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and torch.equal(a[2], b[2])
+    with pytest.raises(ValueError, match="seed"):
+        seed_everything(-1)
+
+
+def test_device_and_artifacts(tmp_path, monkeypatch):
+    assert get_device().type in ("cpu", "cuda")
+    assert get_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="prefer"):
+        get_device("tpu")
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    assert artifacts_dir("a", "b") == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()
+
+
+def test_encode_video_is_a_decodable_h264_mp4():
+    frames = torch.linspace(-1, 1, 5 * 9 * 7).reshape(5, 1, 9, 7)   # odd sides get padded
+    data = viz.encode_video(frames, fps=5, scale=2)
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", "-", "-f", "null", "-"],
+                           input=data, capture_output=True)
+    info = probe.stderr.decode()
+    assert "h264" in info and "14x18" in info and "frame=    5" in info, info[-500:]  # W x H
+    html = viz.show_video(frames, fps=5).data
+    assert base64.b64decode(html.split("base64,")[1].split('"')[0]) [:12].endswith(b"ftypisom")
+
+
+def test_viz_shape_errors():
+    with pytest.raises(ValueError, match=r"frames must be \(T, H, W\)"):
+        viz.encode_video(torch.zeros(2, 5, 4, 4, 4))
+    with pytest.raises(ValueError, match=r"wave must be \(T,\) or \(C, T\)"):
+        viz.play_audio(np.zeros((1, 2, 3)), 16000)
+    with pytest.raises(ValueError, match="sample_rate"):
+        viz.play_audio(np.zeros(10), 0)
+    with pytest.raises(ValueError, match=r"spec must be \(F, frames\)"):
+        viz.plot_spectrogram(np.zeros(5))
+    with pytest.raises(TypeError, match="images must be a torch.Tensor or numpy.ndarray"):
+        viz.show_images([[0.0]])
+
+
+def test_figures_render():
+    fig = viz.show_images(torch.rand(3, 8, 8), nrow=2, titles=["a", "b", "c"])
+    assert len(fig.axes) == 4
+    ax = viz.plot_spectrogram(np.random.rand(20, 30), sample_rate=16000, hop_length=160, title="t")
+    assert ax.get_xlabel() == "time (s)"
+    ax = viz.plot_alignment(torch.softmax(torch.randn(6, 4), -1))
+    assert ax.images[0].get_array().shape == (4, 6)
+    assert viz.play_audio(np.sin(np.arange(1600) / 5), 16000).data[:4] == b"RIFF"
