@@ -1,0 +1,27 @@
+from course_lib import cli, doctor
+
+
+def test_doctor_reports_every_component(capsys):
+    assert cli.main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    for name in ("torch", "eSpeak NG", "ffmpeg", "c2pa"):
+        assert f"ok    {name}" in out
+    assert "everything the course needs is here" in out
+
+
+def test_doctor_fails_with_a_fix_hint(monkeypatch):
+    def broken():
+        raise ImportError("No module named 'c2pa'")
+    monkeypatch.setattr(doctor, "CHECKS", [("c2pa", broken, "pip install c2pa-python")])
+    lines = []
+    assert doctor.run_doctor(lines.append) == 1
+    assert "FAIL  c2pa" in lines[0] and "fix: pip install c2pa-python" in lines[0]
+
+
+def test_build_check_passes_on_the_committed_tree(capsys):
+    assert cli.main(["build", "--check"]) == 0, capsys.readouterr().out
+
+
+def test_check_rejects_a_bad_timeout(capsys):
+    assert cli.main(["check", "day00", "--timeout", "0"]) == 2
+    assert "--timeout must be positive" in capsys.readouterr().err
