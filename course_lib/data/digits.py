@@ -48,3 +48,31 @@ def moving_digit_clip(image: torch.Tensor, frames: int = 16, canvas: int = 32,
     for f, (r, c) in enumerate(bounce_positions(frames, canvas, size, start, velocity).tolist()):
         clip[f, :, r:r + size, c:c + size] = image
     return clip
+
+
+# ---------------------------------------------------------------- splits and sizes
+
+def digits_split(seed: int = 0, test_fraction: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stratified train/test indices into `load_digits()` (fixed by `seed`)."""
+    from sklearn.model_selection import train_test_split
+
+    _, labels = load_digits()
+    idx = torch.arange(len(labels))
+    train, test = train_test_split(idx.numpy(), test_size=test_fraction, random_state=seed,
+                                   stratify=labels.numpy())
+    return torch.as_tensor(train), torch.as_tensor(test)
+
+
+def upscale(images: torch.Tensor, size: int = 16) -> torch.Tensor:
+    """(N, 1, 8, 8) -> (N, 1, size, size) by bilinear interpolation, still in [-1, 1]."""
+    import torch.nn.functional as F
+
+    if images.ndim != 4:
+        raise ValueError(f"images must be (N, C, H, W); got {tuple(images.shape)}")
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False).clamp(-1, 1)
+
+
+def load_digits16() -> tuple[torch.Tensor, torch.Tensor]:
+    """All digits upscaled to 16x16: images (N, 1, 16, 16) in [-1, 1], labels (N,)."""
+    images, labels = load_digits()
+    return upscale(images, 16), labels

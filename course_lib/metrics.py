@@ -1,0 +1,32 @@
+"""Sample-quality metrics shared by the generative days."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def _sqrtm_psd(m: Tensor) -> Tensor:
+    """Square root of a symmetric positive semi-definite matrix by eigendecomposition."""
+    vals, vecs = torch.linalg.eigh(m)
+    return (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
+
+
+def frechet_distance(feats_a: Tensor, feats_b: Tensor) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (N, D) and (M, D):
+
+        d^2 = |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^(1/2) S_b S_a^(1/2))^(1/2))
+
+    the formula of FID (Heusel et al. 2017), here on the course judge's features.
+    Computed in float64; symmetric form so only symmetric square roots are needed."""
+    if feats_a.ndim != 2 or feats_b.ndim != 2 or feats_a.shape[1] != feats_b.shape[1]:
+        raise ValueError(f"feats_a and feats_b must be (N, D) and (M, D) with the same D; "
+                         f"got {tuple(feats_a.shape)} and {tuple(feats_b.shape)}")
+    if len(feats_a) < 2 or len(feats_b) < 2:
+        raise ValueError("each feature set needs at least 2 rows")
+    a, b = feats_a.double(), feats_b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    root_a = _sqrtm_psd(cov_a)
+    cross = _sqrtm_psd(root_a @ cov_b @ root_a)
+    return float((mu_a - mu_b).square().sum() + torch.trace(cov_a + cov_b - 2 * cross))
