@@ -1,0 +1,302 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Day 03 — Denoising diffusion (DDPM)
+#
+# **What you will build.** The model behind Stable Diffusion, Imagen and Sora, in its
+# original form (Ho et al., 2020): a *forward process* that slowly drowns data in
+# Gaussian noise, a network trained to predict that noise, and an *ancestral sampler*
+# that runs the process backwards from pure noise to data. First on 2-D points, where
+# you can see everything, then on handwritten digits, class by class.
+#
+# **Prerequisites.** Day 00 (data, seeds); `train.fit` from the foundation.
+# **CPU run time:** about 60 s.
+#
+# **The plan.** `course_lib.diffusion.schedules` (noise schedules),
+# `course_lib.diffusion.ddpm` (forward process, loss, sampler) and a small
+# `MLPDenoiser`. The exercises rebuild the three core functions yourself.
+
+# %%
+import inspect
+import time
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import torch
+
+from course_lib import viz
+from course_lib.data.digits import digits_split, load_digits
+from course_lib.data.judge import load_judge
+from course_lib.data.toy import mode_coverage, ring_centres, ring_of_gaussians
+from course_lib.diffusion import ddpm
+from course_lib.diffusion.denoisers import MLPDenoiser
+from course_lib.diffusion.schedules import make_schedule
+from course_lib.metrics import frechet_distance
+from course_lib.runtime import get_device, seed_everything
+from course_lib.train import fit
+
+DEVICE = get_device()
+GPU = DEVICE.type == "cuda"
+# One config cell: CPU settings reach the asserted quality in about a minute;
+# on a GPU we train longer and wider.
+CONFIG = dict(
+    num_steps=1000,                       # T, diffusion timesteps
+    toy_train_steps=1500,
+    digit_hidden=256 if GPU else 128,
+    digit_depth=3,
+    digit_train_steps=8000 if GPU else 2000,
+    batch_size=256 if GPU else 128,
+    lr=2e-3,
+    samples_per_class=50,
+)
+print(DEVICE, CONFIG)
+notebook_start = time.perf_counter()
+
+# %% [markdown]
+# ## 1. The forward process
+#
+# Pick a variance schedule $\beta_1 \dots \beta_T$ and add a little noise at every step:
+# $q(x_t \mid x_{t-1}) = \mathcal N(\sqrt{1-\beta_t}\,x_{t-1}, \beta_t I)$. Gaussians
+# compose, so with $\alpha_t = 1-\beta_t$ and $\bar\alpha_t = \prod_{s\le t}\alpha_s$ we
+# can jump to any step directly:
+#
+# $$x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon, \qquad \varepsilon \sim \mathcal N(0, I).$$
+#
+# $\bar\alpha_t$ is the fraction of *signal power* left at step $t$. Two classic
+# schedules: linear $\beta$ (1e-4 → 0.02, Ho et al.) and cosine $\bar\alpha$ (Nichol &
+# Dhariwal), which destroys information more evenly — the linear one has nearly
+# nothing left for the last third of the steps.
+
+# %%
+schedules = {kind: make_schedule(kind, CONFIG["num_steps"]) for kind in ("linear", "cosine")}
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+for kind, s in schedules.items():
+    axes[0].plot(s.alpha_bars, label=kind)
+    axes[1].semilogy(s.alpha_bars / (1 - s.alpha_bars), label=kind)
+axes[0].set(xlabel="t", ylabel=r"$\bar\alpha_t$", title="signal left")
+axes[1].set(xlabel="t", ylabel=r"SNR = $\bar\alpha_t / (1-\bar\alpha_t)$", title="signal-to-noise ratio")
+axes[0].legend()
+plt.show()
+schedule = schedules["cosine"]
+
+# %% [markdown]
+# `q_sample` is the whole forward process in one line. Here it is, from `course_lib`:
+
+# %%
+print(inspect.getsource(ddpm.q_sample))
+
+# %% [markdown]
+# Check it against the closed form: for a fixed $x_0$, many samples of $x_t$ must have
+# mean $\sqrt{\bar\alpha_t}\,x_0$ and variance $1-\bar\alpha_t$.
+
+# %%
+g = seed_everything(0)
+t_check = 400
+x0 = torch.full((100_000, 1), 0.8)
+xt = ddpm.q_sample(x0, torch.full((100_000,), t_check), torch.randn(100_000, 1, generator=g), schedule)
+a = schedule.alpha_bars[t_check]
+print(f"mean {xt.mean():.4f} (closed form {a.sqrt() * 0.8:.4f}); var {xt.var():.4f} (closed form {1 - a:.4f})")
+assert abs(xt.mean() - a.sqrt() * 0.8) < 0.01 and abs(xt.var() - (1 - a)) < 0.01
+
+# %% [markdown]
+# What the forward process does to digits. Move the slider to scrub through $t$ (in a
+# live notebook); the row below shows fixed steps.
+
+# %%
+images, labels = load_digits()
+train_idx, test_idx = digits_split()
+examples = images[:8]
+noise = torch.randn(examples.shape, generator=torch.Generator().manual_seed(1))
+
+
+def noised(t: int) -> torch.Tensor:
+    return ddpm.q_sample(examples, torch.full((8,), t), noise, schedule)
+
+
+def show_t(t=0):
+    fig = viz.show_images(noised(t).clamp(-1, 1), nrow=8, titles=[f"t={t}"] * 8)
+    display(fig)
+
+
+widgets.interact(show_t, t=widgets.IntSlider(0, 0, CONFIG["num_steps"] - 1, 25))
+steps_to_show = [0, 100, 250, 400, 550, 700, 850, 999]
+viz.show_images(torch.cat([noised(t)[:1] for t in steps_to_show]).clamp(-1, 1), nrow=8,
+                titles=[f"t={t}" for t in steps_to_show])
+
+# %% [markdown]
+# ## 2. Learning to reverse it
+#
+# If the steps are small, each reverse step $q(x_{t-1}\mid x_t)$ is nearly Gaussian too.
+# Given $x_0$ it is *exactly* Gaussian — the posterior
+#
+# $$q(x_{t-1}\mid x_t, x_0) = \mathcal N\Big(\underbrace{\tfrac{\sqrt{\bar\alpha_{t-1}}\beta_t}{1-\bar\alpha_t}x_0 + \tfrac{\sqrt{\alpha_t}(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}x_t}_{\tilde\mu_t},\ \underbrace{\tfrac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\beta_t}_{\tilde\beta_t} I\Big).$$
+#
+# We don't know $x_0$ while sampling, so a network $\varepsilon_\theta(x_t, t)$ predicts
+# the noise, which gives an estimate $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\varepsilon_\theta)/\sqrt{\bar\alpha_t}$,
+# and we step with $\tilde\mu_t(\hat x_0, x_t)$. Training is regression on the noise:
+#
+# $$\mathcal L = \mathbb E_{x_0, t, \varepsilon}\,\big\|\varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\varepsilon,\ t)\big\|^2.$$
+
+# %%
+print(inspect.getsource(ddpm.diffusion_loss))
+print(inspect.getsource(ddpm.ancestral_step))
+
+# %% [markdown]
+# ## 3. A 2-D toy first
+#
+# Eight Gaussian blobs on a circle. The denoiser is a small MLP that sees the noisy
+# point, and the timestep through a sinusoidal embedding (`timestep_embedding`, the same
+# one Transformers use for positions).
+
+# %%
+g = seed_everything(0)
+toy_data = ring_of_gaussians(20_000, generator=g)
+toy_model = MLPDenoiser(data_dim=2, hidden=64, depth=2)
+
+
+def toy_batch(step: int) -> torch.Tensor:
+    return toy_data[torch.randint(0, len(toy_data), (256,), generator=g)]
+
+
+def toy_loss(model, x0):
+    return ddpm.diffusion_loss(model, x0, schedule)
+
+
+toy_history = fit(toy_model, toy_loss, toy_batch, steps=CONFIG["toy_train_steps"], lr=CONFIG["lr"],
+                  device=torch.device("cpu"), desc="toy DDPM")
+toy_samples, toy_movie = ddpm.sample_ddpm(toy_model, (2000, 2), schedule, generator=torch.Generator().manual_seed(2),
+                                          keep_every=200)
+coverage, modes_hit = mode_coverage(toy_samples, ring_centres(), max_dist=0.25)
+print(f"final loss {sum(toy_history[-100:]) / 100:.3f}; {coverage:.1%} of samples within 0.25 of a mode; "
+      f"{modes_hit}/8 modes covered")
+
+# %%
+fig, axes = plt.subplots(1, len(toy_movie) + 1, figsize=(2.2 * (len(toy_movie) + 1), 2.3), sharex=True, sharey=True)
+for ax, frame, t in zip(axes, toy_movie, range(800, -1, -200)):
+    ax.scatter(frame[:, 0], frame[:, 1], s=1, alpha=0.3)
+    ax.set_title(f"x_t, t={t}", fontsize=9)
+axes[-1].scatter(toy_data[:2000, 0], toy_data[:2000, 1], s=1, alpha=0.3, color="k")
+axes[-1].set_title("data", fontsize=9)
+for ax in axes:
+    ax.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal", xticks=[], yticks=[])
+plt.show()
+assert coverage > 0.9 and modes_hit == 8, "the toy model must put its samples on all eight modes"
+
+# %% [markdown]
+# ## 4. Digits, class by class
+#
+# Same recipe, 64 numbers instead of 2, and a label: the denoiser also gets an embedding
+# of the digit we want, $\varepsilon_\theta(x_t, t, y)$. (We also train with the label
+# replaced by a "null" label 10 % of the time — unused today, it lets day 04 do
+# classifier-free guidance.)
+
+# %%
+g = seed_everything(0)
+x_train, y_train = images[train_idx], labels[train_idx]
+model = MLPDenoiser(data_dim=64, hidden=CONFIG["digit_hidden"], depth=CONFIG["digit_depth"], num_classes=10)
+print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
+
+
+def digit_batch(step: int):
+    idx = torch.randint(0, len(x_train), (CONFIG["batch_size"],), generator=g)
+    y = y_train[idx].clone()
+    y[torch.rand(len(y), generator=g) < 0.1] = 10          # the null label
+    return x_train[idx], y
+
+
+def digit_loss(model, batch):
+    x0, y = batch
+    return ddpm.diffusion_loss(lambda x, t: model(x, t, y), x0, schedule.to(x0.device))
+
+
+start = time.perf_counter()
+history = fit(model, digit_loss, digit_batch, steps=CONFIG["digit_train_steps"], lr=CONFIG["lr"], device=DEVICE,
+              scheduler=lambda step: min(1.0, (step + 1) / 100), desc="digit DDPM")
+train_seconds = time.perf_counter() - start
+plt.figure(figsize=(5, 2.5))
+plt.plot(torch.tensor(history).view(-1, 50).mean(1))
+plt.gca().set(xlabel="step / 50", ylabel="MSE on the noise", title="training loss")
+plt.show()
+
+# %% [markdown]
+# ## 5. Sampling: 1,000 small denoising steps
+#
+# Start from $x_T \sim \mathcal N(0, I)$ and apply `ancestral_step` for
+# $t = T-1, \dots, 0$. Below: 50 samples of every class, and the reverse process of a
+# few of them as a movie.
+
+# %%
+wanted = torch.arange(10).repeat_interleave(CONFIG["samples_per_class"])
+model.eval()
+start = time.perf_counter()
+samples, movie = ddpm.sample_ddpm(lambda x, t: model(x, t, wanted.to(DEVICE)), (len(wanted), 1, 8, 8),
+                                  schedule.to(DEVICE), generator=torch.Generator().manual_seed(3), device=DEVICE,
+                                  keep_every=20)
+sample_seconds = time.perf_counter() - start
+samples = samples.cpu()
+print(f"{len(samples)} samples in {sample_seconds:.1f} s")
+viz.show_images(samples.view(10, -1, 1, 8, 8)[:, :10].transpose(0, 1).reshape(-1, 1, 8, 8), nrow=10,
+                scale=0.7)
+
+# %%
+one_per_class = movie[:, :: CONFIG["samples_per_class"]]                 # (frames, 10, 1, 8, 8)
+strip = one_per_class.permute(0, 2, 3, 1, 4).reshape(len(movie), 1, 8, 80)  # side by side
+viz.show_video(strip.clamp(-1, 1), fps=12, scale=6)
+
+# %% [markdown]
+# ## 6. Measure it
+#
+# Are they the digits we asked for? The course's judge is a small CNN trained on *real*
+# digits only (`course_lib.data.judge`). We report its accuracy on held-out real digits
+# beside its accuracy on our samples, and the Fréchet distance between judge features of
+# samples and of real held-out digits (the FID recipe, on a tiny feature extractor).
+
+# %%
+judge, real_accuracy = load_judge()
+predicted = judge.predict(samples)
+sample_accuracy = (predicted == wanted).float().mean().item()
+fd = frechet_distance(judge.embed(samples), judge.embed(images[test_idx]))
+fd_real = frechet_distance(judge.embed(images[train_idx][:360]), judge.embed(images[test_idx]))
+per_class = [(predicted[wanted == c] == c).float().mean().item() for c in range(10)]
+print(f"judge accuracy on real held-out digits: {real_accuracy:.1%}")
+print(f"judge accuracy on our samples:          {sample_accuracy:.1%}")
+print("per class:", " ".join(f"{c}:{a:.0%}" for c, a in enumerate(per_class)))
+print(f"Frechet distance to held-out digits: samples {fd:.1f}; real training digits {fd_real:.1f}")
+print(f"training {train_seconds:.0f} s, sampling {sample_seconds:.0f} s, "
+      f"notebook {time.perf_counter() - notebook_start:.0f} s")
+assert sample_accuracy >= 0.90, "class-conditional DDPM samples must be recognisable"
+
+# %% [markdown]
+# ## In production
+#
+# - **Architectures.** Real image models use a U-Net (Stable Diffusion 1–2, Imagen) or a
+#   Transformer (DiT, Stable Diffusion 3, Sora — day 04) instead of an MLP, and work in a
+#   VAE's latent space (day 06).
+# - **Parameterisation and schedules.** Many predict $v$ instead of $\varepsilon$
+#   (`ddpm.to_x0_eps` converts between the three), and tune the schedule so the last step
+#   really is pure noise (zero terminal SNR; Lin et al. 2024).
+# - **Speed.** 1,000 network calls per sample is slow; day 04's DDIM needs 20–50, and
+#   distillation (day 07) 1–4.
+# - **Failure modes.** Memorisation of training images (Carlini et al. 2023), colour
+#   shifts from exposure bias, and the fact that likelihood and visual quality disagree.
+#
+# ## Summary
+#
+# - The forward process has a closed form: $x_t = \sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\varepsilon$.
+# - The network learns to predict $\varepsilon$; the reverse step is the Gaussian posterior
+#   $\tilde\mu_t, \tilde\beta_t$ evaluated at the predicted $\hat x_0$.
+# - A 2-D toy and 8×8 digits both train in under a minute on a CPU; the judge labels our
+#   class-conditional samples about as well as it labels real digits.
+#
+# **Exercises:** [`../exercises/day03_ddpm.ipynb`](../exercises/day03_ddpm.ipynb) — `q_sample`,
+# the posterior mean and variance, and one ancestral step. Then `course check day03`.
