@@ -1,11 +1,8 @@
-import numpy as np
 import pytest
 import torch
 
 from course_lib.data.chorales import chorale_notes
 from course_lib.data.digits import bounce_positions, load_digits, moving_digit_clip
-from course_lib.music.midi import Note, midi_to_hz
-from course_lib.music.synth import render_notes
 
 
 def test_digits_are_scaled_to_unit_range():
@@ -37,24 +34,33 @@ def test_moving_digit_clip_places_the_digit():
         moving_digit_clip(images[0], canvas=10, start=(5, 0))
 
 
-def test_note_validation_and_pitch():
-    assert midi_to_hz(69) == 440.0 and abs(midi_to_hz(60) - 261.6256) < 1e-3
-    with pytest.raises(ValueError, match="pitch"):
-        Note(0.0, 128, 1.0)
-    with pytest.raises(ValueError, match="duration"):
-        Note(0.0, 60, 0.0)
-
-
-def test_rendered_note_has_the_right_pitch_and_length():
-    sr = 16000
-    wave = render_notes([Note(0.0, 69, 2.0)], sample_rate=sr, tempo_bpm=120)   # 2 beats = 1 s
-    assert abs(len(wave) / sr - 1.05) < 0.01 and np.abs(wave).max() == pytest.approx(0.9, abs=1e-6)
-    spectrum = np.abs(np.fft.rfft(wave[:sr]))
-    assert abs(np.argmax(spectrum) * sr / sr - 440) <= 1, "fundamental must be A4 = 440 Hz"
-
-
 def test_first_chorale_has_four_parts():
     title, notes = chorale_notes(0)
     assert title and len(notes) > 100
     assert {n.part for n in notes} == {0, 1, 2, 3}
     assert notes == sorted(notes)
+    # music tests (MIDI, synth, the whole corpus) are in tests/test_music_*.py
+
+
+def test_ring_of_gaussians_and_coverage():
+    from course_lib.data.toy import mode_coverage, ring_centres, ring_of_gaussians
+    g = torch.Generator().manual_seed(0)
+    points = ring_of_gaussians(4000, generator=g)
+    assert points.shape == (4000, 2)
+    assert abs(points.norm(dim=1).mean().item() - 1.0) < 0.01
+    frac, hit = mode_coverage(points, ring_centres(), max_dist=0.25)
+    assert frac > 0.99 and hit == 8
+    collapsed = ring_centres()[:1].expand(100, 2)
+    assert mode_coverage(collapsed, ring_centres(), 0.25) == (1.0, 1)
+    assert mode_coverage(torch.zeros(10, 2), ring_centres(), 0.25)[0] == 0.0
+
+
+def test_mlp_denoiser_shapes_and_label_requirement():
+    from course_lib.diffusion.denoisers import MLPDenoiser
+    m = MLPDenoiser(64, hidden=32, depth=1, num_classes=10)
+    x = torch.randn(3, 1, 8, 8)
+    assert m(x, torch.tensor([0, 5, 999]), torch.tensor([1, 2, 10])).shape == x.shape
+    with pytest.raises(ValueError, match="labels are required"):
+        m(x, torch.tensor([0, 5, 999]))
+    with pytest.raises(ValueError, match="64 numbers"):
+        m(torch.randn(3, 10), torch.tensor([0, 1, 2]), torch.tensor([0, 1, 2]))
