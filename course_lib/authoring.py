@@ -126,19 +126,44 @@ def check_name(source: str) -> str:
 
 # ---------------------------------------------------------------- executing
 
+def _this_python_kernelspec() -> str:
+    """A folder holding a `python3` kernelspec that runs *this* interpreter.
+
+    Put first on JUPYTER_PATH, it wins over a user's own `python3` kernelspec that may
+    point at another Python without course_lib installed."""
+    import hashlib
+    import json
+    import sys
+    import tempfile
+
+    tag = hashlib.sha256(sys.executable.encode()).hexdigest()[:12]
+    root = Path(tempfile.gettempdir()) / f"course-kernels-{tag}"
+    spec = root / "kernels" / "python3" / "kernel.json"
+    if not spec.exists():
+        spec.parent.mkdir(parents=True, exist_ok=True)
+        spec.write_text(json.dumps({
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3 (ipykernel)", "language": "python"}))
+    return str(root)
+
+
 @contextlib.contextmanager
 def offline_environment():
-    """Kernels started inside this block refuse non-loopback network connections."""
+    """Kernels started inside this block run this Python and refuse non-loopback
+    network connections."""
     guard = str(Path(__file__).parent / "_offline")
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = guard + (os.pathsep + old if old else "")
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "JUPYTER_PATH")}
+    os.environ["PYTHONPATH"] = guard + (os.pathsep + saved["PYTHONPATH"] if saved["PYTHONPATH"] else "")
+    kernels = _this_python_kernelspec()
+    os.environ["JUPYTER_PATH"] = kernels + (os.pathsep + saved["JUPYTER_PATH"] if saved["JUPYTER_PATH"] else "")
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def execute(nb: NotebookNode, cwd: Path, timeout: int = 600) -> NotebookNode:

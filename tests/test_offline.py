@@ -60,3 +60,11 @@ def test_notebook_kernel_is_offline(tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     out = authoring.execute(nb, cwd=tmp_path, timeout=60)
     assert "offline ok" in out.cells[0].outputs[0]["text"]
+
+
+def test_kernels_run_this_python(tmp_path):
+    import sys
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sys\nprint(sys.executable)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    out = authoring.execute(nb, cwd=tmp_path, timeout=60)
+    assert out.cells[0].outputs[0]["text"].strip() == sys.executable
