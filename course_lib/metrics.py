@@ -30,3 +30,17 @@ def frechet_distance(feats_a: Tensor, feats_b: Tensor) -> float:
     root_a = _sqrtm_psd(cov_a)
     cross = _sqrtm_psd(root_a @ cov_b @ root_a)
     return float((mu_a - mu_b).square().sum() + torch.trace(cov_a + cov_b - 2 * cross))
+
+
+def mean_pairwise_distance(feats: Tensor) -> float:
+    """Mean Euclidean distance over all pairs i < j of the rows of feats (N, D), N >= 2.
+
+        div = 2 / (N (N - 1)) sum_{i<j} |f_i - f_j|
+
+    A diversity score: samples that all look alike (mode collapse, strong guidance)
+    score low. Use it within one class, on the judge's features."""
+    if feats.ndim != 2 or len(feats) < 2:
+        raise ValueError(f"feats must be (N, D) with N >= 2; got {tuple(feats.shape)}")
+    d = torch.cdist(feats.double()[None], feats.double()[None])[0]     # (N, N)
+    n = len(feats)
+    return float(d.triu(diagonal=1).sum() / (n * (n - 1) / 2))

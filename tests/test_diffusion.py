@@ -236,3 +236,22 @@ def test_dit_shape_errors():
         model(torch.zeros(1, 1, 16, 16), torch.zeros(1, dtype=torch.int64), torch.zeros(1, dtype=torch.int64))
     with pytest.raises(ValueError, match="multiple of patch"):
         DiT(DiTConfig(input_size=10, patch=4))
+
+
+def test_mean_pairwise_distance_matches_scipy_and_closed_forms():
+    """The diversity score of day 04 against scipy's pdist and two closed forms."""
+    from scipy.spatial.distance import pdist
+
+    from course_lib.metrics import mean_pairwise_distance
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(40, 7, generator=g)
+    assert mean_pairwise_distance(feats) == pytest.approx(pdist(feats.numpy().astype(np.float64)).mean(), rel=1e-6)
+    assert mean_pairwise_distance(torch.ones(5, 3)) == 0.0                       # identical samples: no diversity
+    square = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])     # 4 sides of 1, 2 diagonals of sqrt 2
+    assert mean_pairwise_distance(square) == pytest.approx((4 + 2 * math.sqrt(2)) / 6)
+    assert mean_pairwise_distance(3 * feats) == pytest.approx(3 * mean_pairwise_distance(feats))
+    with pytest.raises(ValueError, match="feats must be"):
+        mean_pairwise_distance(torch.ones(1, 3))
+    with pytest.raises(ValueError, match="feats must be"):
+        mean_pairwise_distance(torch.ones(4))
