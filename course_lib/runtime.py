@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +63,19 @@ def artifacts_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with torch limited to `n` CPU threads, then restore the setting.
+
+    Models made of hundreds of tiny sequential ops (an RNN step, a small MLP) run
+    faster on one thread than split over two, and far faster on a busy machine."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -61,3 +61,14 @@ def test_figures_render():
     ax = viz.plot_alignment(torch.softmax(torch.randn(6, 4), -1))
     assert ax.images[0].get_array().shape == (4, 6)
     assert viz.play_audio(np.sin(np.arange(1600) / 5), 16000).data[:4] == b"RIFF"
+
+
+def test_torch_threads_restores_the_setting():
+    from course_lib.runtime import torch_threads
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        with torch_threads(0):
+            pass

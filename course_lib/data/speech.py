@@ -26,7 +26,6 @@ import hashlib
 import math
 import random
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,7 +34,7 @@ from tqdm.auto import tqdm
 
 from course_lib.audio import dsp
 from course_lib.audio.io import resample
-from course_lib.runtime import artifacts_dir
+from course_lib.runtime import artifacts_dir, torch_threads
 from course_lib.speech import espeak
 from course_lib.speech.text import SymbolTable, digits_to_words, normalize, phoneme_tokens
 
@@ -245,15 +244,9 @@ class Utterance:
         return speak(self.text, self.voice)
 
 
-@contextmanager
 def _one_thread():
     """Small tensor ops run fastest on one thread (and far faster on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    return torch_threads(1)
 
 
 def speak(text: str, voice: str = "en-us") -> torch.Tensor:

@@ -43,6 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_lib.runtime import torch_threads
+
 __all__ = ["TacotronConfig", "Tacotron", "Encoder", "Prenet", "Postnet",
            "LocationSensitiveAttention", "location_features", "masked_softmax",
            "stop_targets", "guided_attention_weights", "guided_attention_loss",
@@ -432,12 +434,8 @@ def one_thread(device: torch.device | str = "cpu"):
     if torch.device(device).type != "cpu":
         yield
         return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass
