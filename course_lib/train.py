@@ -46,6 +46,13 @@ def checkpoint_path(checkpoint: str | Path) -> Path:
     return path
 
 
+def linear_warmup(steps: int) -> Callable[[int], float]:
+    """A `scheduler` for `fit`: the learning rate ramps up linearly over `steps` steps."""
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int; got {steps!r}")
+    return lambda step: min(1.0, (step + 1) / steps)
+
+
 def _is_main_process() -> bool:
     import torch.distributed as dist
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0

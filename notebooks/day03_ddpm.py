@@ -43,7 +43,7 @@ from course_lib.diffusion.denoisers import MLPDenoiser
 from course_lib.diffusion.schedules import make_schedule
 from course_lib.metrics import frechet_distance
 from course_lib.runtime import get_device, seed_everything
-from course_lib.train import fit
+from course_lib.train import fit, linear_warmup
 
 DEVICE = get_device()
 GPU = DEVICE.type == "cuda"
@@ -215,13 +215,12 @@ def digit_batch(step: int):
 
 
 def digit_loss(model, batch):
-    x0, y = batch
-    return ddpm.diffusion_loss(lambda x, t: model(x, t, y), x0, schedule.to(x0.device))
+    return ddpm.conditional_loss(model, batch, schedule)   # diffusion_loss with model(x_t, t, labels)
 
 
 start = time.perf_counter()
 history = fit(model, digit_loss, digit_batch, steps=CONFIG["digit_train_steps"], lr=CONFIG["lr"], device=DEVICE,
-              scheduler=lambda step: min(1.0, (step + 1) / 100), desc="digit DDPM")
+              scheduler=linear_warmup(100), desc="digit DDPM")
 train_seconds = time.perf_counter() - start
 plt.figure(figsize=(5, 2.5))
 plt.plot(torch.tensor(history).view(-1, 50).mean(1))

@@ -45,7 +45,7 @@ from course_lib.diffusion.schedules import make_schedule
 from course_lib.metrics import frechet_distance, mean_pairwise_distance
 from course_lib.nn.embeddings import patchify, unpatchify
 from course_lib.runtime import get_device, seed_everything
-from course_lib.train import fit
+from course_lib.train import fit, linear_warmup
 
 DEVICE = get_device()
 GPU = DEVICE.type == "cuda"
@@ -172,13 +172,12 @@ def digit_batch(step: int):
 
 
 def dit_loss(model, batch):
-    x0, y = batch
-    return ddpm.diffusion_loss(lambda x, t: model(x, t, y), x0, schedule.to(x0.device))
+    return ddpm.conditional_loss(model, batch, schedule)
 
 
 start = time.perf_counter()
 history = fit(model, dit_loss, digit_batch, steps=CONFIG["train_steps"], lr=CONFIG["lr"], device=DEVICE,
-              scheduler=lambda step: min(1.0, (step + 1) / 100), desc="DiT")
+              scheduler=linear_warmup(100), desc="DiT")
 train_seconds = time.perf_counter() - start
 model.eval()
 plt.figure(figsize=(5, 2.5))

@@ -255,3 +255,17 @@ def test_mean_pairwise_distance_matches_scipy_and_closed_forms():
         mean_pairwise_distance(torch.ones(1, 3))
     with pytest.raises(ValueError, match="feats must be"):
         mean_pairwise_distance(torch.ones(4))
+
+
+def test_conditional_loss_passes_the_labels(schedule):
+    seen = {}
+
+    def model(x, t, labels):
+        seen["labels"] = labels
+        return torch.zeros_like(x)
+    x0, labels = torch.randn(3, 1, 4, 4), torch.tensor([1, 2, 10])
+    torch.manual_seed(0)
+    loss = ddpm.conditional_loss(model, (x0, labels), schedule)
+    assert torch.equal(seen["labels"], labels)
+    torch.manual_seed(0)
+    assert torch.equal(loss, ddpm.diffusion_loss(lambda x, t: model(x, t, labels), x0, schedule))

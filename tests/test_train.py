@@ -82,3 +82,11 @@ def test_non_finite_loss_is_reported():
     bad = (torch.ones(2, 4), torch.full((2, 1), float("nan")))
     with pytest.raises(FloatingPointError, match="step 0"):
         fit(nn.Linear(4, 1), mse, [bad], steps=3, progress=False)
+
+
+def test_linear_warmup_ramps_to_one():
+    from course_lib.train import linear_warmup
+    ramp = linear_warmup(4)
+    assert [ramp(s) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="steps"):
+        linear_warmup(0)

@@ -108,6 +108,14 @@ def diffusion_loss(model_fn: ModelFn, x0: Tensor, schedule: NoiseSchedule, kind:
     return F.mse_loss(model_fn(x_t, t), target)
 
 
+def conditional_loss(model: Callable[[Tensor, Tensor, Tensor], Tensor], batch: tuple[Tensor, Tensor],
+                     schedule: NoiseSchedule, kind: str = "eps") -> Tensor:
+    """`diffusion_loss` for a label-conditional `model(x_t, t, labels)`; batch = (x0, labels).
+    Ready for `train.fit`: fit(model, lambda m, b: conditional_loss(m, b, schedule), ...)."""
+    x0, labels = batch
+    return diffusion_loss(lambda x, t: model(x, t, labels), x0, schedule.to(x0.device), kind)
+
+
 # ---------------------------------------------------------------- sampling steps
 
 def ancestral_step(prediction: Tensor, x_t: Tensor, t: Tensor, schedule: NoiseSchedule,
