@@ -79,3 +79,19 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def best_time(fn, repeats: int = 2):
+    """Run `fn()` `repeats` times; return (fastest wall-clock seconds, last result).
+
+    The minimum is the usual benchmark statistic: slower runs measure interference."""
+    import time
+
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1; got {repeats}")
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result

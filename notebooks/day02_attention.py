@@ -52,7 +52,7 @@ from course_lib.nn.attention import (
     scaled_dot_product_attention,
     split_heads,
 )
-from course_lib.runtime import get_device, seed_everything
+from course_lib.runtime import best_time, get_device, seed_everything, torch_threads
 from course_lib.viz import plot_alignment
 
 # %% [markdown]
@@ -494,19 +494,7 @@ assert torch.allclose(full_logits, step_logits, atol=1e-4)
 # %%
 cpu_decoder = decoder.to("cpu")
 
-
-def best_time(fn, repeats=2):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
-
-
-threads = torch.get_num_threads()
-torch.set_num_threads(1)
-try:
+with torch_threads(1):   # one thread, as the note above explains
     generate_cached(cpu_decoder, prompt, 16), generate_recompute(cpu_decoder, prompt, 16)   # warm-up
     print(f"{'tokens':>6} {'recompute (s)':>14} {'cached (s)':>11} {'speed-up':>9} {'same tokens':>12}")
     speedups = {}
@@ -516,8 +504,6 @@ try:
         speedups[n] = t_full / t_cache
         print(f"{n:>6} {t_full:>14.3f} {t_cache:>11.3f} {speedups[n]:>8.1f}x {str(torch.equal(a, b)):>12}")
         assert torch.equal(a, b)
-finally:
-    torch.set_num_threads(threads)
 longest = GEN_LENGTHS[-1]
 assert speedups[longest] > 2.0, f"cached decoding should be > 2x faster at {longest} tokens"
 

@@ -41,7 +41,7 @@ from course_lib.music.synth import render_notes, save_midi
 from course_lib.music.tokenizer import BOS, EOS, REMITokenizer
 from course_lib.music.transformer import (MusicTransformer, MusicTransformerConfig, RelativeMultiHeadAttention,
                                           generate, sequence_nll, skew, top_p_filter)
-from course_lib.runtime import artifacts_dir, get_device, seed_everything
+from course_lib.runtime import artifacts_dir, best_time, get_device, seed_everything, torch_threads
 from course_lib.viz import play_audio
 
 # %% [markdown]
@@ -225,19 +225,7 @@ assert torch.equal(a, b)
 
 long_prefix = torch.tensor([test[0][:KV_LENGTH - 8]])     # a real chorale, 504 tokens
 
-
-def best_time(fn, repeats=2):
-    times_ = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times_.append(time.perf_counter() - t0)
-    return min(times_), out
-
-
-threads = torch.get_num_threads()
-torch.set_num_threads(1)
-try:
+with torch_threads(1):   # one thread, as the note above explains
     with torch.no_grad():
         caches = relative_cpu.new_caches()
         relative_cpu(long_prefix[:, :-1], caches)             # prefill: the cache holds 503 tokens
@@ -262,8 +250,6 @@ try:
 
     t_cache, out_cache = best_time(cached_steps)
     t_full, out_full = best_time(recompute_steps)
-finally:
-    torch.set_num_threads(threads)
 kv_speedup = t_full / t_cache
 print(f"tokens {KV_LENGTH - 7}..{KV_LENGTH}: recompute {t_full / 8 * 1e3:.1f} ms/token, "
       f"cached {t_cache / 8 * 1e3:.1f} ms/token, speed-up {kv_speedup:.0f}x, same tokens: {torch.equal(out_cache, out_full)}")

@@ -72,3 +72,12 @@ def test_torch_threads_restores_the_setting():
     with pytest.raises(ValueError, match="n must be a positive int"):
         with torch_threads(0):
             pass
+
+
+def test_best_time_returns_the_minimum_and_the_result():
+    from course_lib.runtime import best_time
+    calls = []
+    seconds, result = best_time(lambda: calls.append(1) or len(calls), repeats=3)
+    assert result == 3 and len(calls) == 3 and 0 <= seconds < 1
+    with pytest.raises(ValueError, match="repeats"):
+        best_time(lambda: None, repeats=0)
