@@ -73,11 +73,14 @@ def show_images(images, nrow: int = 8, titles=None, scale: float = 1.0, cmap: st
     return fig
 
 
-def encode_video(frames, fps: int = 8, scale: int = 1) -> bytes:
+def encode_video(frames, fps: int = 8, scale: int = 1, audio=None,
+                 sample_rate: int | None = None) -> bytes:
     """Encode frames to MP4 (H.264, yuv420p) bytes through imageio-ffmpeg.
 
     frames: (T, H, W), (T, C, H, W) or (T, H, W, C), values in [-1, 1] or [0, 1].
     scale: integer nearest-neighbour upscaling (tiny 16x16 frames are hard to see).
+    audio: optional (N,) mono or (C, N) wave at `sample_rate`, muxed in as AAC; it is cut
+    or zero-padded to the video's length T / fps seconds (sample n plays at n / sample_rate).
     """
     import imageio_ffmpeg
 
@@ -85,6 +88,7 @@ def encode_video(frames, fps: int = 8, scale: int = 1) -> bytes:
         raise ValueError(f"fps must be positive; got {fps}")
     if not isinstance(scale, int) or scale < 1:
         raise ValueError(f"scale must be an int >= 1; got {scale!r}")
+    wave = None if audio is None else _audio_track(audio, sample_rate, len(frames) / fps)
     x = _frames_to_thwc(frames)
     if x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
@@ -93,9 +97,8 @@ def encode_video(frames, fps: int = 8, scale: int = 1) -> bytes:
     t, h, w, _ = x.shape
     x = np.pad(x, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     x = (x * 255).round().astype(np.uint8)
-    fd, path = tempfile.mkstemp(suffix=".mp4")
-    os.close(fd)
-    try:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "video.mp4")
         writer = imageio_ffmpeg.write_frames(
             path, (x.shape[2], x.shape[1]), fps=fps, codec="libx264",
             pix_fmt_out="yuv420p", macro_block_size=1, ffmpeg_log_level="error",
@@ -104,22 +107,64 @@ def encode_video(frames, fps: int = 8, scale: int = 1) -> bytes:
         for frame in x:
             writer.send(np.ascontiguousarray(frame))
         writer.close()
+        if wave is not None:
+            path = _mux_audio(path, wave, sample_rate, tmp)
         with open(path, "rb") as f:
             return f.read()
-    finally:
-        os.remove(path)
 
 
-def show_video(frames, fps: int = 8, scale: int = 4, loop: bool = True):
+def _audio_track(audio, sample_rate, seconds: float) -> np.ndarray:
+    """Check the audio for encode_video; return it as (N, C) float32 of exactly the video's length."""
+    x = _to_numpy(audio, "audio")
+    if x.ndim not in (1, 2):
+        raise ValueError(f"audio must be (N,) or (C, N); got {tuple(x.shape)}")
+    if not isinstance(sample_rate, int) or isinstance(sample_rate, bool) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive int when audio is given; got {sample_rate!r}")
+    if not np.isfinite(x).all():
+        raise ValueError("audio contains NaN or inf")
+    x = x.reshape(1, -1) if x.ndim == 1 else x                     # (C, N)
+    length = int(round(seconds * sample_rate))
+    x = np.pad(x[:, :length], ((0, 0), (0, max(0, length - x.shape[1]))))
+    peak = np.abs(x).max()
+    if peak > 1:
+        x = x / peak                                               # avoid clipping
+    return np.ascontiguousarray(x.T)                               # (N, C)
+
+
+def _mux_audio(video_path: str, wave: np.ndarray, sample_rate: int, tmp: str) -> str:
+    """ffmpeg: copy the H.264 stream, add the wave as an AAC track; returns the new path."""
+    import subprocess
+
+    import imageio_ffmpeg
+    import soundfile
+
+    wav_path, out_path = os.path.join(tmp, "audio.wav"), os.path.join(tmp, "muxed.mp4")
+    soundfile.write(wav_path, wave, sample_rate, subtype="PCM_16")
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+               "-i", video_path, "-i", wav_path, "-map", "0:v", "-map", "1:a",
+               "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart",
+               out_path]
+    done = subprocess.run(command, capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not add the audio track: {done.stderr.decode()[-500:]}")
+    return out_path
+
+
+def show_video(frames, fps: int = 8, scale: int = 4, loop: bool = True, audio=None,
+               sample_rate: int | None = None):
     """An inline HTML5 <video> of the frames (H.264 MP4, base64 in the page).
 
     frames: (T, H, W), (T, C, H, W) or (T, H, W, C), values in [-1, 1] or [0, 1].
+    audio: optional (N,) or (C, N) soundtrack at `sample_rate` (AAC in the MP4). With
+    audio the video does not autoplay (browsers block autoplay with sound): press play.
     """
     from IPython.display import HTML
 
-    data = base64.b64encode(encode_video(frames, fps=fps, scale=scale)).decode("ascii")
+    data = base64.b64encode(encode_video(frames, fps=fps, scale=scale, audio=audio,
+                                         sample_rate=sample_rate)).decode("ascii")
     loop_attr = " loop" if loop else ""
-    return HTML(f'<video controls autoplay muted{loop_attr} playsinline>'
+    play_attr = " autoplay muted" if audio is None else ""
+    return HTML(f'<video controls{play_attr}{loop_attr} playsinline>'
                 f'<source src="data:video/mp4;base64,{data}" type="video/mp4"></video>')
 
 
