@@ -76,9 +76,6 @@ def offset_result(offsets: Tensor, distances: Tensor) -> OffsetResult:
                         confidence=float(distances.median() - distances[best]))
 
 
-_result = offset_result        # older private name, kept for callers
-
-
 def _overlap(k: int, length: int) -> tuple[slice, slice]:
     """Frames t with 0 <= t < T and 0 <= t + k < T: (video slice, audio slice)."""
     return slice(max(0, -k), length - max(0, k)), slice(max(0, k), length - max(0, -k))
