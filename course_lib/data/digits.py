@@ -5,6 +5,8 @@ Images are scaled to [-1, 1], the convention of diffusion models.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 IMAGE_SIZE = 8
@@ -76,3 +78,91 @@ def load_digits16() -> tuple[torch.Tensor, torch.Tensor]:
     """All digits upscaled to 16x16: images (N, 1, 16, 16) in [-1, 1], labels (N,)."""
     images, labels = load_digits()
     return upscale(images, 16), labels
+
+
+# ---------------------------------------------------------------- moving-digit videos
+
+MOVING_DIGITS_VERSION = 1
+DIRECTIONS = {(-1, 0): "up", (1, 0): "down", (0, -1): "left", (0, 1): "right",
+              (-1, -1): "up-left", (-1, 1): "up-right", (1, -1): "down-left", (1, 1): "down-right"}
+
+
+@dataclass
+class MovingDigits:
+    """N clips of one 8x8 digit bouncing on a canvas x canvas black frame.
+
+    videos (N, 1, T, H, W) float32 in [-1, 1]; labels (N,) digit class; digit_index (N,)
+    index into `load_digits()`; positions (N, T, 2) top-left (row, col) of the digit in each
+    frame; velocities (N, 2) pixels per frame (row, col) at the start (the walls flip the
+    sign); captions, e.g. "a 3 moving left" (the initial direction).
+    """
+    videos: torch.Tensor
+    labels: torch.Tensor
+    digit_index: torch.Tensor
+    positions: torch.Tensor
+    velocities: torch.Tensor
+    captions: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def caption(label: int, velocity: tuple[int, int]) -> str:
+    """"a 3 moving up-left": the digit and the compass direction of `velocity` (row, col)."""
+    sign = tuple(int(v > 0) - int(v < 0) for v in velocity)
+    if sign not in DIRECTIONS:
+        raise ValueError(f"velocity must be non-zero; got {velocity}")
+    return f"a {label} moving {DIRECTIONS[sign]}"
+
+
+def make_moving_digits(split: str = "train", n: int = 1000, frames: int = 8, canvas: int = 16,
+                       speeds: tuple[int, ...] = (1, 2), seed: int = 0) -> MovingDigits:
+    """Generate `n` clips from the digits of one split ("train" or "test" of `digits_split`).
+
+    Each clip: a random digit of the split, a uniform start position, one of the 8
+    compass directions and a speed from `speeds` (pixels per frame on each moving axis).
+    Deterministic given the arguments.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    if canvas < IMAGE_SIZE:
+        raise ValueError(f"canvas must be >= {IMAGE_SIZE} (the digit size); got {canvas}")
+    if not isinstance(n, int) or n < 1 or not isinstance(frames, int) or frames < 1:
+        raise ValueError(f"n and frames must be positive ints; got n={n!r}, frames={frames!r}")
+    images, labels = load_digits()
+    pool = digits_split()[0 if split == "train" else 1]
+    g = torch.Generator().manual_seed(seed * 2 + (split == "test"))
+    digit_index = pool[torch.randint(0, len(pool), (n,), generator=g)]
+    span = canvas - IMAGE_SIZE
+    starts = torch.randint(0, span + 1, (n, 2), generator=g)
+    dirs = list(DIRECTIONS)
+    direction = torch.tensor(dirs)[torch.randint(0, len(dirs), (n,), generator=g)]      # (n, 2)
+    speed = torch.tensor(speeds)[torch.randint(0, len(speeds), (n,), generator=g)]
+    velocities = direction * speed[:, None]
+    videos = torch.empty(n, 1, frames, canvas, canvas)
+    positions = torch.empty(n, frames, 2, dtype=torch.int64)
+    for i in range(n):
+        start, vel = tuple(starts[i].tolist()), tuple(velocities[i].tolist())
+        positions[i] = bounce_positions(frames, canvas, IMAGE_SIZE, start, vel)
+        videos[i] = moving_digit_clip(images[digit_index[i]], frames, canvas, start, vel).transpose(0, 1)
+    clip_labels = labels[digit_index]
+    captions = [caption(int(y), tuple(v)) for y, v in zip(clip_labels.tolist(), velocities.tolist())]
+    return MovingDigits(videos, clip_labels, digit_index, positions, velocities, captions)
+
+
+def load_moving_digits(split: str = "train", n: int = 1000, frames: int = 8, canvas: int = 16,
+                       speeds: tuple[int, ...] = (1, 2), seed: int = 0) -> MovingDigits:
+    """`make_moving_digits`, cached in artifacts/data/ (keyed by the arguments and a version)."""
+    from dataclasses import asdict
+
+    from course_lib.runtime import artifacts_dir
+
+    name = f"moving_digits_v{MOVING_DIGITS_VERSION}_{split}_n{n}_t{frames}_c{canvas}_v{'-'.join(map(str, speeds))}_s{seed}.pt"
+    path = artifacts_dir("data") / name
+    if path.exists():
+        return MovingDigits(**torch.load(path, weights_only=False))
+    data = make_moving_digits(split, n, frames, canvas, speeds, seed)
+    tmp = path.with_suffix(".tmp")
+    torch.save(asdict(data), tmp)
+    tmp.replace(path)
+    return data

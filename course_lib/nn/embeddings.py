@@ -4,6 +4,9 @@
     sincos_1d / sincos_2d  fixed position tables (Transformer, MAE/DiT)
     PatchEmbed2D         (B, C, H, W) -> (B, N, D) tokens, N = (H / p) (W / p)
     patchify / unpatchify  (B, C, H, W) <-> (B, N, p*p*C), exact inverses
+    SpacetimePatchEmbed  (B, C, T, H, W) -> (B, N, D), N = (T / pt)(H / ph)(W / pw)
+    patchify3d / unpatchify3d  (B, C, T, H, W) <-> (B, N, pt*ph*pw*C), exact inverses
+    spacetime_token_count  the token arithmetic of video models
 """
 
 from __future__ import annotations
@@ -91,4 +94,76 @@ class PatchEmbed2D(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_image(x, self.patch)
+        return self.proj(x).flatten(2).transpose(1, 2)                # (B, N, D)
+
+
+# ---------------------------------------------------------------- video: spacetime patches
+
+def _check_patch3d(patch) -> tuple[int, int, int]:
+    if (not isinstance(patch, (tuple, list)) or len(patch) != 3
+            or not all(isinstance(p, int) and p >= 1 for p in patch)):
+        raise ValueError(f"patch must be a tuple of three positive ints (pt, ph, pw); got {patch!r}")
+    return tuple(patch)
+
+
+def spacetime_token_count(frames: int, height: int, width: int, patch: tuple[int, int, int]) -> int:
+    """N = (T / pt)(H / ph)(W / pw): tokens of a (T, H, W) video cut into pt x ph x pw patches.
+
+    Example: 60 frames of 256 x 256 with 2 x 16 x 16 patches -> 30 * 16 * 16 = 7,680 tokens.
+    """
+    pt, ph, pw = _check_patch3d(patch)
+    for name, size, p in (("frames", frames, pt), ("height", height, ph), ("width", width, pw)):
+        if not isinstance(size, int) or size < 1 or size % p:
+            raise ValueError(f"{name} must be a positive multiple of its patch size {p}; got {size!r}")
+    return (frames // pt) * (height // ph) * (width // pw)
+
+
+def _check_video(x: Tensor, patch: tuple[int, int, int]) -> None:
+    if x.ndim != 5:
+        raise ValueError(f"x must be (B, C, T, H, W); got {tuple(x.shape)}")
+    if any(size % p for size, p in zip(x.shape[2:], patch)):
+        raise ValueError(f"T, H, W must be multiples of patch={patch}; got {tuple(x.shape[2:])}")
+
+
+def patchify3d(x: Tensor, patch: tuple[int, int, int]) -> Tensor:
+    """(B, C, T, H, W) -> (B, N, pt*ph*pw*C): tokens ordered time-major (all patches of the
+    first frame group, row-major, then the next), each flattened as (pt, ph, pw, C)."""
+    pt, ph, pw = _check_patch3d(patch)
+    _check_video(x, (pt, ph, pw))
+    b, c, t, h, w = x.shape
+    x = x.reshape(b, c, t // pt, pt, h // ph, ph, w // pw, pw)    # (B, C, gt, pt, gh, ph, gw, pw)
+    x = x.permute(0, 2, 4, 6, 3, 5, 7, 1)                           # (B, gt, gh, gw, pt, ph, pw, C)
+    return x.reshape(b, (t // pt) * (h // ph) * (w // pw), pt * ph * pw * c)
+
+
+def unpatchify3d(tokens: Tensor, patch: tuple[int, int, int], channels: int,
+                 grid: tuple[int, int, int]) -> Tensor:
+    """(B, N, pt*ph*pw*C) -> (B, C, T, H, W), the exact inverse of `patchify3d`
+    (grid = (gt, gh, gw) = (T / pt, H / ph, W / pw), N = gt * gh * gw)."""
+    pt, ph, pw = _check_patch3d(patch)
+    gt, gh, gw = grid
+    if tokens.ndim != 3 or tokens.shape[1] != gt * gh * gw or tokens.shape[2] != pt * ph * pw * channels:
+        raise ValueError(f"tokens must be (B, {gt * gh * gw}, {pt * ph * pw * channels}) for grid {grid}, "
+                         f"patch {patch}, {channels} channels; got {tuple(tokens.shape)}")
+    b = tokens.shape[0]
+    x = tokens.reshape(b, gt, gh, gw, pt, ph, pw, channels)          # (B, gt, gh, gw, pt, ph, pw, C)
+    x = x.permute(0, 7, 1, 4, 2, 5, 3, 6)                            # (B, C, gt, pt, gh, ph, gw, pw)
+    return x.reshape(b, channels, gt * pt, gh * ph, gw * pw)
+
+
+class SpacetimePatchEmbed(nn.Module):
+    """Cut a video into pt x ph x pw spacetime patches and project each to a D-dim token.
+
+    A Conv3d with kernel = stride = (pt, ph, pw) is a linear map applied to every patch
+    (the same map as Linear(pt*ph*pw*C, D) on `patchify3d`'s tokens).
+    (B, C, T, H, W) -> (B, N, D), N = (T / pt)(H / ph)(W / pw), tokens time-major then row-major.
+    """
+
+    def __init__(self, in_channels: int, dim: int, patch: tuple[int, int, int]):
+        super().__init__()
+        self.patch = _check_patch3d(patch)
+        self.proj = nn.Conv3d(in_channels, dim, kernel_size=self.patch, stride=self.patch)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_video(x, self.patch)
         return self.proj(x).flatten(2).transpose(1, 2)                # (B, N, D)

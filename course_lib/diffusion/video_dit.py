@@ -1,0 +1,436 @@
+"""Video DiT: spacetime patches, factorized space/time attention, inflation, coherent noise.
+
+API (day 05 builds it; day 06 trains the same model on VAE latents):
+
+    config = VideoDiTConfig(in_channels=1, frames=8, height=12, width=12, patch=(1, 4, 4),
+                            dim=64, depth=3, heads=4, attention="factorized", num_classes=10)
+    model = VideoDiT(config)                   # forward(x (B, C, T, H, W), t (B,), labels (B,)) -> eps
+    model = inflate(image_dit, frames=8)       # a day-04 `DiT` -> VideoDiT, temporal blocks at zero
+    noise = coherent_noise((B, C, T, H, W), rho=0.5, generator=g)   # corr(frame i, frame j) = rho
+    loss = video_loss(model, (videos, labels), schedule, rho=0.0, kind="eps")   # ready for train.fit
+    videos = sample_video(model, labels, schedule, steps=20, guidance=3.0, kind="eps")   # DDIM + batched CFG
+    trained = train_video_dit(VideoRecipe(...))   # load-or-train on moving digits (cached):
+    trained.model, trained.schedule, trained.seconds, trained.history, trained.image_seconds
+    # the recipe's models predict x0: sample_video(..., kind=trained.recipe.prediction)
+
+Three ways to mix information between the N = T' * S tokens (T' = T / pt frames of
+S = (H / ph)(W / pw) tokens each), set by `config.attention`:
+
+    "spatial"     per-frame model: attention over (B*T') S D only; frames never meet
+    "factorized"  each layer: spatial attention over (B*T') S D, then temporal attention
+                  over (B*S) T' D (the same patch position across frames), with a
+                  temporal sin-cos position table inside the temporal branch. Cost per
+                  layer ~ T' S^2 + S T'^2 instead of (T' S)^2.
+    "full"        3-D attention over all T' S tokens of a clip: (B, T' S, D)
+
+Temporal blocks are adaLN-Zero blocks whose modulation starts at zero, so a freshly
+inflated factorized model computes exactly what the image DiT computes on every frame
+(Video LDM, AnimateDiff and SVD start their temporal layers the same way).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange, repeat
+from torch import Tensor, nn
+
+from course_lib.diffusion import ddpm
+from course_lib.diffusion.dit import AdaLNZeroBlock, DiT, DiTConfig, FinalLayer, LabelEmbedder, TimestepEmbedder
+from course_lib.diffusion.schedules import NoiseSchedule, make_schedule
+from course_lib.nn.embeddings import SpacetimePatchEmbed, sincos_1d, sincos_2d, unpatchify3d
+
+ATTENTION_MODES = ("spatial", "factorized", "full")
+
+
+@dataclass
+class VideoDiTConfig:
+    in_channels: int = 1
+    frames: int = 8                 # T
+    height: int = 12                # H
+    width: int = 12                 # W
+    patch: tuple[int, int, int] = (1, 4, 4)   # (pt, ph, pw)
+    dim: int = 64
+    depth: int = 3
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    attention: str = "factorized"   # "spatial" | "factorized" | "full"
+    num_classes: int = 10           # the null label for guidance is index num_classes
+    class_dropout: float = 0.1
+
+    def __post_init__(self):
+        self.patch = tuple(self.patch)
+        if self.attention not in ATTENTION_MODES:
+            raise ValueError(f"attention must be one of {ATTENTION_MODES}; got {self.attention!r}")
+        if len(self.patch) != 3 or any(not isinstance(p, int) or p < 1 for p in self.patch):
+            raise ValueError(f"patch must be three positive ints (pt, ph, pw); got {self.patch!r}")
+        for name, size, p in zip(("frames", "height", "width"), (self.frames, self.height, self.width), self.patch):
+            if size % p:
+                raise ValueError(f"{name} ({size}) must be a multiple of its patch size ({p})")
+        if self.dim % 4 or self.dim % self.heads:
+            raise ValueError(f"dim ({self.dim}) must be divisible by 4 and by heads ({self.heads})")
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """(T', gh, gw) = (T / pt, H / ph, W / pw)."""
+        return tuple(s // p for s, p in zip((self.frames, self.height, self.width), self.patch))
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return self.grid[1] * self.grid[2]
+
+    @property
+    def num_tokens(self) -> int:
+        return self.grid[0] * self.tokens_per_frame
+
+
+class TemporalBlock(nn.Module):
+    """An adaLN-Zero block over time: x (B*S, T', D), c (B*S, D) -> (B*S, T', D).
+
+    The temporal positions p (T', D) are added to the branch input only, not to the
+    residual stream (as AnimateDiff's motion modules do):
+
+        out = x + [Block(x + p, c) - (x + p)]
+
+    so with the zero-initialised modulation (all gates 0) the block is exactly the identity.
+    """
+
+    def __init__(self, dim: int, heads: int, frames: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.block = AdaLNZeroBlock(dim, heads, mlp_ratio)
+        self.register_buffer("pos", sincos_1d(torch.arange(frames), dim), persistent=False)   # (T', D)
+
+    def forward(self, x: Tensor, c: Tensor) -> Tensor:
+        h = x + self.pos                                                 # (B*S, T', D)
+        return x + (self.block(h, c) - h)
+
+
+class VideoDiT(nn.Module):
+    """Class-conditional video DiT predicting eps. forward(x (B, C, T, H, W), t (B,), labels (B,))."""
+
+    def __init__(self, config: VideoDiTConfig):
+        super().__init__()
+        self.config = cfg = config
+        d, (gt, gh, gw) = cfg.dim, cfg.grid
+        self.patch_embed = SpacetimePatchEmbed(cfg.in_channels, d, cfg.patch)
+        self.register_buffer("pos_space", sincos_2d(gh, gw, d), persistent=False)          # (S, D)
+        self.register_buffer("pos_time", sincos_1d(torch.arange(gt), d), persistent=False)  # (T', D)
+        self.t_embedder = TimestepEmbedder(d)
+        self.y_embedder = LabelEmbedder(cfg.num_classes, d, cfg.class_dropout)
+        self.blocks = nn.ModuleList(AdaLNZeroBlock(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.temporal_blocks = nn.ModuleList(
+            TemporalBlock(d, cfg.heads, gt, cfg.mlp_ratio) for _ in range(cfg.depth if cfg.attention == "factorized" else 0))
+        # One "pixel" of pt*ph*pw*C numbers per token: FinalLayer(dim, patch=1, channels=P*C).
+        self.final_layer = FinalLayer(d, 1, math.prod(cfg.patch) * cfg.in_channels)
+        self.initialize_weights()
+
+    @property
+    def null_label(self) -> int:
+        return self.config.num_classes
+
+    def initialize_weights(self) -> None:
+        """DiT's initialisation (`DiT.initialize_weights`), plus zero temporal modulation:
+        every spatial and temporal block starts as the identity, the output at 0."""
+        DiT.initialize_weights(self)
+        for block in self.temporal_blocks:
+            nn.init.zeros_(block.block.adaLN_modulation[-1].weight)
+            nn.init.zeros_(block.block.adaLN_modulation[-1].bias)
+
+    def _check(self, x: Tensor, t: Tensor, labels: Tensor) -> None:
+        cfg = self.config
+        expected = (cfg.in_channels, cfg.frames, cfg.height, cfg.width)
+        if x.ndim != 5 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"x must be (B, C, T, H, W) = (B, {', '.join(map(str, expected))}); "
+                             f"got {tuple(x.shape)}")
+        if t.shape != (len(x),) or labels.shape != (len(x),):
+            raise ValueError(f"t and labels must be ({len(x)},); got {tuple(t.shape)} and {tuple(labels.shape)}")
+
+    def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
+        self._check(x, t, labels)
+        cfg = self.config
+        b, (gt, gh, gw), s = len(x), cfg.grid, cfg.tokens_per_frame
+        tokens = self.patch_embed(x)                                     # (B, T'*S, D), time-major
+        c = self.t_embedder(t) + self.y_embedder(labels)                 # (B, D)
+        if cfg.attention == "full":
+            pos = (self.pos_time[:, None] + self.pos_space[None]).reshape(gt * s, -1)   # (T'*S, D)
+            tokens = tokens + pos
+            for block in self.blocks:
+                tokens = block(tokens, c)                                # (B, T'*S, D)
+            out = self.final_layer(tokens, c)                            # (B, T'*S, P*C)
+        else:
+            tokens = rearrange(tokens, "b (t s) d -> (b t) s d", t=gt) + self.pos_space   # (B*T', S, D)
+            c_space = repeat(c, "b d -> (b t) d", t=gt)                  # (B*T', D)
+            c_time = repeat(c, "b d -> (b s) d", s=s)                    # (B*S, D)
+            temporal = self.temporal_blocks if cfg.attention == "factorized" else [None] * cfg.depth
+            for block, temporal_block in zip(self.blocks, temporal):
+                tokens = block(tokens, c_space)                          # (B*T', S, D): within a frame
+                if temporal_block is not None:
+                    tokens = rearrange(tokens, "(b t) s d -> (b s) t d", b=b)
+                    tokens = temporal_block(tokens, c_time)              # (B*S, T', D): across frames
+                    tokens = rearrange(tokens, "(b s) t d -> (b t) s d", b=b)
+            out = self.final_layer(tokens, c_space)                      # (B*T', S, P*C)
+            out = rearrange(out, "(b t) s p -> b (t s) p", b=b)          # (B, T'*S, P*C)
+        return unpatchify3d(out, cfg.patch, cfg.in_channels, cfg.grid)   # (B, C, T, H, W)
+
+
+# ---------------------------------------------------------------- inflation
+
+def inflate(image_dit: DiT, frames: int, attention: str = "factorized", pt: int = 1) -> VideoDiT:
+    """A VideoDiT whose spatial parts are copies of a trained image DiT (Video LDM / AnimateDiff).
+
+    The Conv2d patch weights (D, C, p, p) become Conv3d weights (D, C, pt, p, p) / pt (a
+    time-average over each pt-frame patch), the output layer is repeated for each of the pt
+    frames, everything else (blocks, embedders, final adaLN) is copied. New temporal blocks
+    start at zero, so with pt = 1 the factorized (and the spatial) video model is exactly the
+    image DiT applied frame by frame.
+    """
+    if not isinstance(image_dit, DiT):
+        raise TypeError(f"image_dit must be a course_lib.diffusion.dit.DiT; got {type(image_dit).__name__}")
+    ic: DiTConfig = image_dit.config
+    config = VideoDiTConfig(in_channels=ic.in_channels, frames=frames, height=ic.input_size, width=ic.input_size,
+                            patch=(pt, ic.patch, ic.patch), dim=ic.dim, depth=ic.depth, heads=ic.heads,
+                            mlp_ratio=ic.mlp_ratio, attention=attention, num_classes=ic.num_classes,
+                            class_dropout=ic.class_dropout)
+    video = VideoDiT(config).to(next(image_dit.parameters()).device)
+    with torch.no_grad():
+        w = image_dit.patch_embed.proj.weight                            # (D, C, p, p)
+        video.patch_embed.proj.weight.copy_(w[:, :, None].repeat(1, 1, pt, 1, 1) / pt)
+        video.patch_embed.proj.bias.copy_(image_dit.patch_embed.proj.bias)
+        for name in ("t_embedder", "y_embedder", "blocks"):
+            getattr(video, name).load_state_dict(getattr(image_dit, name).state_dict())
+        final = image_dit.final_layer
+        video.final_layer.adaLN_modulation.load_state_dict(final.adaLN_modulation.state_dict())
+        video.final_layer.linear.weight.copy_(final.linear.weight.repeat(pt, 1))   # (pt*p*p*C, D)
+        video.final_layer.linear.bias.copy_(final.linear.bias.repeat(pt))
+    return video
+
+
+# ---------------------------------------------------------------- noise, loss, sampling
+
+def coherent_noise(shape: tuple[int, ...], rho: float = 0.0, generator: torch.Generator | None = None,
+                   device=None) -> Tensor:
+    """Gaussian noise (B, C, T, H, W) whose frames are correlated: "mixed" noise (PYoCo, Ge et al. 2023)
+
+        eps_t = sqrt(rho) * eps_shared + sqrt(1 - rho) * eps_t',   eps_shared, eps_t' ~ N(0, I)
+
+    Each element is still N(0, 1); corr(eps_t, eps_t') = rho for t != t'. rho = 0 is
+    ordinary i.i.d. noise, rho = 1 the same noise in every frame.
+    """
+    if len(shape) != 5:
+        raise ValueError(f"shape must be (B, C, T, H, W); got {tuple(shape)}")
+    if not 0.0 <= rho <= 1.0:
+        raise ValueError(f"rho must be in [0, 1]; got {rho}")
+    b, c, _, h, w = shape
+    shared = torch.randn((b, c, 1, h, w), generator=generator)
+    own = torch.randn(tuple(shape), generator=generator)
+    return (math.sqrt(rho) * shared + math.sqrt(1 - rho) * own).to(device or "cpu")
+
+
+def video_loss(model: nn.Module, batch: tuple[Tensor, Tensor], schedule: NoiseSchedule, rho: float = 0.0,
+               kind: str = "eps", generator: torch.Generator | None = None) -> Tensor:
+    """The DDPM eps-loss on videos, with (optionally) coherent noise: batch = (x0 (B, C, T, H, W), labels (B,)).
+
+    || eps - model(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t, labels) ||^2,  eps = coherent_noise(rho)
+    (kind="x0" regresses x0 instead, kind="v" the velocity sqrt(a_t) eps - sqrt(1 - a_t) x0).
+    Ready for `train.fit`: fit(model, lambda m, b: video_loss(m, b, schedule), ...).
+    """
+    x0, labels = batch
+    if x0.ndim != 5:
+        raise ValueError(f"videos must be (B, C, T, H, W); got {tuple(x0.shape)}")
+    schedule = schedule.to(x0.device)
+    t = torch.randint(0, schedule.num_steps, (len(x0),), generator=generator).to(x0.device)
+    noise = coherent_noise(tuple(x0.shape), rho, generator, x0.device)
+    target = {"eps": noise, "x0": x0}.get(kind)
+    if kind == "v":
+        target = ddpm.v_from_eps(x0, noise, t, schedule)
+    elif target is None:
+        raise ValueError(f"kind must be one of {ddpm.PREDICTIONS}; got {kind!r}")
+    return F.mse_loss(model(ddpm.q_sample(x0, t, noise, schedule), t, labels), target)
+
+
+@torch.no_grad()
+def sample_video(model: VideoDiT, labels: Tensor, schedule: NoiseSchedule, steps: int = 20,
+                 guidance: float = 3.0, rho: float = 0.0, generator: torch.Generator | None = None,
+                 x_T: Tensor | None = None, progress: bool = False, batch: int = 64,
+                 kind: str = "eps") -> Tensor:
+    """DDIM (eta = 0) video sampling with classifier-free guidance (conditional and null
+    passes in one batch, `ddpm.guided`). labels (B,) -> videos (B, C, T, H, W) on the CPU.
+
+    kind: what the model predicts ("eps", "x0", "v"); guidance combines predictions of
+    any kind linearly. x_T: starting noise; default `coherent_noise(rho)` from `generator`. Samples `batch`
+    videos at a time (2 * batch network inputs per step with guidance).
+    """
+    cfg = model.config
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be (B,); got {tuple(labels.shape)}")
+    shape = (len(labels), cfg.in_channels, cfg.frames, cfg.height, cfg.width)
+    if x_T is None:
+        x_T = coherent_noise(shape, rho, generator)
+    elif tuple(x_T.shape) != shape:
+        raise ValueError(f"x_T must be {shape}; got {tuple(x_T.shape)}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(labels), batch):
+        y = labels[i:i + batch].to(device)
+        model_fn = ddpm.guided(model, y, model.null_label, guidance)
+        out.append(ddpm.sample_ddim(model_fn, (len(y), *shape[1:]), schedule.to(device), steps=steps,
+                                    device=device, x_T=x_T[i:i + batch], kind=kind, progress=progress).cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+# ---------------------------------------------------------------- load-or-train on moving digits
+
+@dataclass(frozen=True)
+class VideoRecipe:
+    """What `train_video_dit` trains: data, the image DiT it inflates, the video stage.
+
+    image_steps: pretraining of the image DiT on single frames (shared by all attention
+    modes with the same data/model settings; 0 = no pretraining, train from scratch).
+    video_steps: training of the video model on clips (0 = use the inflated model as is).
+    freeze_spatial: train only the temporal blocks (AnimateDiff) instead of everything.
+    """
+    attention: str = "factorized"
+    clips: int = 2000
+    frames: int = 8
+    canvas: int = 12
+    speeds: tuple[int, ...] = (1,)      # pixels per frame (data.digits.make_moving_digits)
+    data_seed: int = 0
+    patch: int = 4
+    dim: int = 64
+    depth: int = 3
+    heads: int = 4
+    num_steps: int = 1000               # diffusion timesteps (cosine schedule)
+    image_steps: int = 1600
+    image_batch: int = 64
+    image_lr: float = 5e-3
+    video_steps: int = 1000
+    video_batch: int = 8
+    video_lr: float = 3e-3
+    freeze_spatial: bool = False
+    rho: float = 0.0                    # coherent-noise correlation used in training
+    prediction: str = "x0"              # what the network predicts: "eps", "x0" or "v" (ddpm.PREDICTIONS)
+    seed: int = 0
+
+    def image_key(self) -> str:
+        """8 hex digits naming the image-pretraining settings."""
+        keys = ("clips", "frames", "canvas", "speeds", "data_seed", "patch", "dim", "depth", "heads", "num_steps",
+                "image_steps", "image_batch", "image_lr", "prediction", "seed")
+        return _hash({k: getattr(self, k) for k in keys})
+
+    def key(self) -> str:
+        """8 hex digits naming every setting (part of the checkpoint's file name)."""
+        return _hash(asdict(self))
+
+
+def _hash(d: dict) -> str:
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
+
+
+@dataclass
+class TrainedVideoDiT:
+    """model (eval mode) and its noise schedule; loss of every video step; wall-clock
+    seconds of the video stage and of the image pretraining (as measured when trained)."""
+    model: VideoDiT
+    schedule: NoiseSchedule
+    history: list[float]
+    seconds: float
+    image_seconds: float
+    recipe: VideoRecipe = field(repr=False)
+
+
+def _timed_fit(name: str, model, loss_fn, data, steps, lr, device, progress, desc, params=None):
+    """train.fit with a checkpoint `name`, plus the training seconds stored beside it
+    (so a cached model reports the time it took to train)."""
+    from course_lib.train import checkpoint_path, fit, linear_warmup
+
+    info = checkpoint_path(name).with_suffix(".json")
+    cached = info.exists() and checkpoint_path(name).exists()
+    start = time.perf_counter()
+    optimizer = torch.optim.AdamW(params if params is not None else model.parameters(), lr=lr)
+    history = fit(model, loss_fn, data, steps=steps, lr=lr, optimizer=optimizer, device=device,
+                  checkpoint=name, checkpoint_every=max(steps, 1), desc=desc, progress=progress,
+                  scheduler=linear_warmup(min(100, max(steps, 1))))
+    seconds = time.perf_counter() - start
+    if cached:
+        seconds = json.loads(info.read_text())["seconds"]
+    else:
+        info.write_text(json.dumps({"seconds": seconds}))
+    return history, seconds
+
+
+def train_image_dit(recipe: VideoRecipe, device: torch.device | None = None,
+                    progress: bool = True) -> tuple[DiT, float]:
+    """The image DiT of `recipe` trained on single frames of the training clips (cached in
+    artifacts/checkpoints/video_image_dit_<image_key>.pt); returns (DiT, training seconds)."""
+    from course_lib.data.digits import load_moving_digits
+    from course_lib.runtime import get_device
+
+    device = device or get_device()
+    data = load_moving_digits("train", n=recipe.clips, frames=recipe.frames, canvas=recipe.canvas,
+                              speeds=recipe.speeds, seed=recipe.data_seed)
+    frames = rearrange(data.videos, "n c t h w -> (n t) c h w")         # (N*T, 1, H, W)
+    frame_labels = data.labels.repeat_interleave(recipe.frames)
+    schedule = make_schedule("cosine", recipe.num_steps)
+    torch.manual_seed(recipe.seed)
+    model = DiT(DiTConfig(input_size=recipe.canvas, patch=recipe.patch, in_channels=1, dim=recipe.dim,
+                          depth=recipe.depth, heads=recipe.heads))
+    if recipe.image_steps == 0:
+        return model.eval().to(device), 0.0
+
+    def batch_at(step: int):                    # seeded by the step: a resumed run sees the same batches
+        g = torch.Generator().manual_seed(recipe.seed * 1_000_003 + step)
+        idx = torch.randint(0, len(frames), (recipe.image_batch,), generator=g)
+        return frames[idx], frame_labels[idx]
+
+    _, seconds = _timed_fit(f"video_image_dit_{recipe.image_key()}", model,
+                            lambda m, b: ddpm.conditional_loss(m, b, schedule, recipe.prediction), batch_at, recipe.image_steps,
+                            recipe.image_lr, device, progress, "image DiT on frames")
+    return model.eval(), seconds
+
+
+def train_video_dit(recipe: VideoRecipe | None = None, device: torch.device | None = None,
+                    progress: bool = True) -> TrainedVideoDiT:
+    """Load-or-train a video DiT on moving digits: pretrain (or load) the image DiT on
+    frames, `inflate` it with `recipe.attention`, then train on clips with `video_loss`.
+    Cached in artifacts/checkpoints/video_dit_<key>.pt (key: every recipe field)."""
+    from course_lib.data.digits import load_moving_digits
+    from course_lib.runtime import get_device
+
+    recipe = recipe or VideoRecipe()
+    device = device or get_device()
+    image_dit, image_seconds = train_image_dit(recipe, device, progress)
+    torch.manual_seed(recipe.seed + 1)          # temporal-block init and label dropout: the same
+    model = inflate(image_dit, recipe.frames, recipe.attention).to(device)   # whether or not the image DiT was cached
+    schedule = make_schedule("cosine", recipe.num_steps)
+    if recipe.video_steps == 0:
+        return TrainedVideoDiT(model.eval(), schedule, [], 0.0, image_seconds, recipe)
+    data = load_moving_digits("train", n=recipe.clips, frames=recipe.frames, canvas=recipe.canvas,
+                              speeds=recipe.speeds, seed=recipe.data_seed)
+    params = [p for n, p in model.named_parameters() if n.startswith("temporal_blocks") or not recipe.freeze_spatial]
+    if not params:
+        raise ValueError("freeze_spatial=True leaves nothing to train for attention "
+                         f"{recipe.attention!r} (only 'factorized' has temporal blocks)")
+    for p in model.parameters():
+        p.requires_grad_(any(p is q for q in params))
+
+    def batch_at(step: int):
+        g = torch.Generator().manual_seed(recipe.seed * 1_000_003 + 500_000 + step)
+        idx = torch.randint(0, len(data.labels), (recipe.video_batch,), generator=g)
+        return data.videos[idx], data.labels[idx]
+
+    history, seconds = _timed_fit(f"video_dit_{recipe.key()}", model,
+                                  lambda m, b: video_loss(m, b, schedule, recipe.rho, recipe.prediction), batch_at,
+                                  recipe.video_steps, recipe.video_lr, device, progress,
+                                  f"video DiT ({recipe.attention})", params=params)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return TrainedVideoDiT(model.eval(), schedule, history, seconds, image_seconds, recipe)
