@@ -47,7 +47,7 @@ __all__ = ["VERSION", "FPS", "SAMPLE_RATE", "SAMPLES_PER_FRAME", "SIZE", "VISEME
            "FaceClip", "FaceDataset", "viseme_of", "mouth_track", "render_face",
            "make_clip", "load_faces", "clip_texts", "mouth_darkness", "mouth_height"]
 
-VERSION = 1
+VERSION = 2
 FPS = 25                        # video frames per second
 SAMPLE_RATE = 16_000            # audio, as data.speech
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS   # 640

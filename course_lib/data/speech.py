@@ -42,7 +42,7 @@ __all__ = ["VERSION", "SAMPLE_RATE", "N_FFT", "HOP_LENGTH", "N_MELS", "F_MAX", "
            "VOICES", "SPLITS", "Utterance", "SpeechCorpus", "sentences", "split_of",
            "log_mel", "durations_to_frames", "speak", "make_utterance", "load_corpus", "collate"]
 
-VERSION = 1
+VERSION = 2
 SAMPLE_RATE = 16_000        # Hz, after resampling eSpeak's 22,050 Hz
 N_FFT = 800                 # 50 ms windows
 HOP_LENGTH = 200            # 12.5 ms hop: 80 frames per second

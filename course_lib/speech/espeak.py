@@ -139,6 +139,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+    lib.espeak_ng_SetRandSeed.restype = None
     lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
                                  ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
@@ -202,6 +204,9 @@ def _engine(voice: str | None, options: int = 0) -> Iterator[tuple[ctypes.CDLL, 
             if sample_rate <= 0:
                 raise RuntimeError(f"eSpeak NG could not load its data from {data}: "
                                    f"reinstall it with `{_INSTALL_HINT} --force-reinstall`")
+            # Breath noise (variants such as "+f3") draws from eSpeak's own generator, which
+            # espeak_Initialize seeds with the clock: fix the seed so audio is reproducible.
+            lib.espeak_ng_SetRandSeed(0)
             try:
                 if voice is not None and lib.espeak_SetVoiceByName(voice.encode()) != EE_OK:
                     raise ValueError(f"unknown voice {voice!r}: course_lib.speech.espeak.voices() "

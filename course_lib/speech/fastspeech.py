@@ -56,7 +56,7 @@ __all__ = ["token_durations", "frame_pitch", "token_average", "length_regulate",
            "train_fastspeech", "prepare_items", "collate_items", "frame_energy", "feature_stats",
            "TTS_VOICES"]
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 
 # ---------------------------------------------------------------- targets from eSpeak

@@ -37,7 +37,7 @@ __all__ = ["EXTRA_VOICES", "UNSEEN_VOICES", "voice_utterances", "voice_language"
            "SpeakerEncoder", "similarity", "embed_batch", "SpeakerRecipe", "TrainedSpeakerEncoder",
            "train_speaker_encoder"]
 
-VOICE_VERSION = 1
+VOICE_VERSION = 2
 # eSpeak NG voice *variants* of American English (other pitch, formants, breathiness,
 # speed), all with en-us phonemes. Cloning needs many training voices: with a handful,
 # a TTS model only learns to pick the nearest one.
