@@ -1,0 +1,495 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Day 12: Whisper-style speech recognition
+#
+# Whisper (Radford et al., OpenAI, 2022) turned speech recognition into plain
+# sequence-to-sequence learning: a transformer **encoder** reads a log-mel spectrogram,
+# a transformer **decoder** writes the transcript token by token, and a few **special
+# tokens** at the start tell it what to do: which language is spoken, and whether to
+# transcribe it or translate it into English. Today you build a small one and train it
+# on spoken digit strings and short sentences in English, German, Spanish and French,
+# made offline by eSpeak NG.
+#
+# **What you will build**
+# - Whisper's input: log-mel features, a convolutional stem with stride 2, sinusoidal
+#   positions, a transformer encoder;
+# - the decoder: causal self-attention, cross-attention to the audio, a **KV cache**,
+#   and the prompt `<|startoftranscript|> <|de|> <|translate|>`;
+# - greedy and beam-search decoding, language identification, the translate task;
+# - a **CTC** baseline (encoder + linear layer), and the word error rate (WER).
+#
+# **Measured:** WER on held-out speech of the training voices (asserted <= 10 %), on a
+# voice never heard in training, and on day 11's TTS output; language-ID accuracy;
+# German/Spanish/French digits translated to English; the WER drop from fine-tuning on
+# the new voice; CTC vs encoder-decoder; greedy vs beam; the KV cache's speed-up.
+#
+# **Prerequisites:** day 01 (Whisper log-mel), day 02 (attention, masks, KV cache),
+# day 09 (eSpeak NG corpus, splits, WER), day 11 (the TTS model we listen to).
+#
+# **Run time:** about 90 s on a 2-core CPU, most of it training (the models are cached
+# in `artifacts/`: later runs take about 30 s). Day 11's TTS model is loaded from
+# `artifacts/` (trained there if missing, which adds its training time once).
+
+# %%
+import inspect
+import time
+from collections import Counter
+from dataclasses import replace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import display
+
+from course_lib.data import multilingual as ml
+from course_lib.runtime import best_time, get_device, seed_everything
+from course_lib.speech import asr
+from course_lib.speech.asr import (AsrConfig, AsrRecipe, ConvStem, CTCRecipe, WhisperASR,
+                                   collate_features, ctc_greedy, features, greedy_decode,
+                                   train_asr, train_ctc, wer)
+from course_lib.speech.fastspeech import train_fastspeech
+from course_lib.speech.recognize import word_error_rate
+from course_lib.viz import play_audio, plot_spectrogram
+
+NOTEBOOK_START = time.perf_counter()
+DEVICE = get_device()
+seed_everything(12)
+plt.rcParams["figure.dpi"] = 72
+print("device:", DEVICE)
+
+# %% [markdown]
+# One config cell. `RECIPE` says what the encoder-decoder trains on: English digit
+# strings in two voices (American male and female), German, Spanish and French digit
+# strings (each transcribed *and* translated), and a phrase book in all four languages.
+# `UNSEEN` is a voice the model never hears in training (British RP English); we test
+# on it, then fine-tune on its training clips. On a GPU everything trains longer.
+
+# %%
+RECIPE = AsrRecipe(steps=400, batch_size=32, lr=2e-3, ctc_weight=0.3)   # = AsrRecipe()
+CTC_RECIPE = CTCRecipe(steps=150, batch_size=32)                          # = CTCRecipe()
+UNSEEN = ("en", "en-gb-x-rp", "digits", 400, ("transcribe",))
+FINETUNE_STEPS = 40
+if DEVICE.type == "cuda":
+    RECIPE = replace(RECIPE, steps=2000, batch_size=64)
+    CTC_RECIPE = replace(CTC_RECIPE, steps=1000, batch_size=64)
+    FINETUNE_STEPS = 200
+print(RECIPE)
+
+# %% [markdown]
+# ## 1. The data
+#
+# Each clip carries its native transcript and its English translation; the split goes
+# by the English text (day 09's hash), so a digit string held out in English is held out
+# in every language. Digit strings translate word by word, the phrases come from a
+# small phrase book.
+
+# %%
+clips = asr.load_data(RECIPE.data)
+counts = Counter((c.language, c.kind, c.split) for c in clips)
+for language in ml.LANGUAGES:
+    row = {kind: "/".join(str(counts[(language, kind, s)]) for s in ("train", "valid", "test"))
+           for kind in ml.KINDS}
+    print(f"{language}: digits (train/valid/test) {row['digits']:>10}   phrases {row['phrases']}")
+examples = [next(c for c in clips if c.language == lang and c.kind == "digits") for lang in ml.LANGUAGES]
+for c in examples:
+    print(f"{c.voice:9} {c.text!r:35} -> {c.english!r}  ({c.seconds:.2f} s)")
+    display(play_audio(c.wave, ml.SAMPLE_RATE))
+
+# %% [markdown]
+# Whisper's features (day 01): 80 log-mel bands every 10 ms, clipped to 8 decades below
+# the loudest bin and scaled to about [-1, 1]. Whisper pads every clip to 30 s; our clips
+# last 1-2 s, so we pad each batch only to its longest clip and mask the rest.
+
+# %%
+mel = features(examples[1].wave)
+print("wave", tuple(examples[1].wave.shape), "-> features", tuple(mel.shape), "(n_mels, frames)",
+      f"range [{mel.min():.2f}, {mel.max():.2f}]")
+ax = plot_spectrogram(mel, title=f"log_mel_whisper: '{examples[1].text}'", ylabel="mel band")
+display(ax.figure)
+plt.close(ax.figure)
+
+# %% [markdown]
+# ## 2. Tokens and the task prompt
+#
+# Whisper's vocabulary is 50k byte-pair tokens plus special tokens. Our domain is tiny,
+# so a token is a word (`Tokenizer(level="char")` would spell instead). Ids 0-7 are the
+# special tokens; a training sequence is
+#
+# `<|startoftranscript|> <|language|> <|task|> words... <|endoftext|>`
+#
+# and the decoder learns to predict each token from the ones before it and the audio.
+# The language token is predicted too, which is how Whisper identifies the language:
+# feed `<|startoftranscript|>` alone and read the probabilities of the language tokens.
+
+# %%
+tokenizer = asr.tokenizer_for(RECIPE.data)
+print(f"{len(tokenizer)} tokens: {asr.SPECIAL_TOKENS} + {len(tokenizer.vocabulary)} words")
+c = examples[1]
+for task, target in (("transcribe", c.text), ("translate", c.english)):
+    ids = tokenizer.sequence(target, c.language, task)
+    print(f"{task:10}: {ids}")
+    print(" " * 12 + " ".join((*asr.SPECIAL_TOKENS, *tokenizer.vocabulary)[i] for i in ids))
+assert tokenizer.decode(tokenizer.sequence(c.text, "de")) == c.text
+
+# %% [markdown]
+# ## 3. The model
+#
+# **Encoder.** Two 1-D convolutions (kernel 3, GELU), the second with stride 2: 100
+# frames per second become 50. Then fixed sinusoidal positions and pre-norm transformer
+# blocks (self-attention over the whole clip, padding frames masked from the keys).
+#
+# **Decoder.** Token embeddings + learned positions, then blocks of
+#
+# $$x \leftarrow x + \mathrm{SelfAttn}_{\text{causal}}(\mathrm{LN}(x)),\quad
+#   x \leftarrow x + \mathrm{CrossAttn}(\mathrm{LN}(x),\ \text{audio}),\quad
+#   x \leftarrow x + \mathrm{MLP}(\mathrm{LN}(x)),$$
+#
+# and logits $= \mathrm{LN}(x)\,E^\top$ with the embedding matrix $E$ (tied weights).
+# Both attentions are day 02's `MultiHeadAttention`, with its `KVCache`.
+
+# %%
+print(inspect.getsource(ConvStem.forward))
+print(inspect.getsource(asr.DecoderBlock.forward))
+
+# %%
+cfg = AsrConfig(vocab_size=len(tokenizer), **RECIPE.config)
+model = WhisperASR(cfg)
+n_params = sum(p.numel() for p in model.parameters())
+print(cfg)
+print(f"{n_params / 1e6:.2f} M parameters (Whisper tiny: 39 M, large: 1550 M)")
+batch = collate_features([features(c.wave) for c in examples],
+                         [tokenizer.sequence(c.text, c.language) for c in examples])
+audio, pad = model.encoder(batch["mels"], batch["mel_lengths"])
+logits = model(batch["mels"], batch["mel_lengths"], batch["tokens"])
+print("mels", tuple(batch["mels"].shape), "-> audio", tuple(audio.shape), "(B, S, D), S = ceil(T / 2)")
+print("tokens", tuple(batch["tokens"].shape), "-> logits", tuple(logits.shape), "(B, N, V)")
+assert audio.shape[1] == -(-batch["mels"].shape[2] // 2)
+assert (~pad).sum(1).tolist() == ConvStem.output_lengths(batch["mel_lengths"]).tolist()
+
+# %% [markdown]
+# **Loss.** Cross-entropy of every next token after the prompt (and of the language
+# token), padding skipped. A small attention model learns *where to look* slowly; we
+# add, as ESPnet does (Kim, Hori & Watanabe, 2017), a CTC loss on a linear layer over
+# the encoder frames (section 8 explains CTC), weight 0.3. It makes every encoder frame
+# say which word it holds, so cross-attention finds the words sooner. Whisper has no such
+# head (it has 680,000 hours of data instead); the decoder alone is used at inference.
+
+# %%
+print(inspect.getsource(asr.asr_loss))
+
+# %% [markdown]
+# ## 4. Training
+#
+# `train_asr` trains with `course_lib.train.fit` (AdamW, warm-up, gradient clipping) on
+# random batches of (clip, task) examples, or loads the checkpoint from `artifacts/`.
+
+# %%
+start = time.perf_counter()
+trained = train_asr(RECIPE, checkpoint="day12_asr", device=DEVICE)
+model, tokenizer = trained.model, trained.tokenizer
+print(f"{len(trained.history)} steps in {time.perf_counter() - start:.0f} s (about 0 s when loaded "
+      f"from artifacts/); loss {trained.history[0]:.2f} -> {np.mean(trained.history[-20:]):.2f}")
+fig, ax = plt.subplots(figsize=(5, 2.2))
+ax.plot(trained.history)
+ax.set_xlabel("step")
+ax.set_ylabel("loss")
+plt.show()
+
+# %% [markdown]
+# ## 5. Decoding with a KV cache
+#
+# Greedy decoding picks $y_t = \arg\max_v p(v \mid y_{<t}, \text{audio})$ until
+# `<|endoftext|>`. Without a cache, step $t$ runs the decoder over all $t$ tokens; with
+# one, it runs only the newest token: self-attention appends its key and value to the
+# cache, cross-attention projects the audio once and reuses it. Same tokens, less work:
+
+# %%
+print(inspect.getsource(greedy_decode)[inspect.getsource(greedy_decode).index("    model.eval()"):])
+
+# %%
+test = [c for c in clips if c.split == "test"]
+english_test = [c for c in test if c.language == "en" and c.kind == "digits"]
+test_batch = collate_features([features(c.wave) for c in english_test])
+mels_, lengths_ = test_batch["mels"].to(DEVICE), test_batch["mel_lengths"].to(DEVICE)
+prompt = tokenizer.prompt("en", "transcribe")
+t_cache, with_cache = best_time(lambda: greedy_decode(model, mels_, lengths_, prompt, 24, use_cache=True), 3)
+t_plain, without_cache = best_time(lambda: greedy_decode(model, mels_, lengths_, prompt, 24, use_cache=False), 3)
+print(f"{len(english_test)} clips: with cache {t_cache * 1000:.0f} ms, without {t_plain * 1000:.0f} ms "
+      f"({t_plain / t_cache:.1f}x)")
+assert with_cache == without_cache, "the cache must not change the tokens"
+
+# %% [markdown]
+# The saving grows with the output length (each uncached step redoes all earlier
+# positions: $O(N^2)$ decoder work instead of $O(N)$). Our outputs are 3-6 tokens long,
+# so the gain is modest; for Whisper's 30-second windows (up to 224 tokens) it is large.
+# Forcing long outputs with a random decoder input shows the trend:
+
+# %%
+long_prompt = torch.tensor(prompt)
+for n_tokens in (8, 24, 56):
+    seed_everything(0)
+    forced_prompt = torch.cat([long_prompt, torch.randint(8, len(tokenizer), (n_tokens - 3,))])
+    t_c, _ = best_time(lambda: greedy_decode(model, mels_, lengths_, forced_prompt, 8, use_cache=True), 2)
+    t_p, _ = best_time(lambda: greedy_decode(model, mels_, lengths_, forced_prompt, 8, use_cache=False), 2)
+    print(f"prefix {n_tokens:2d} tokens + 8 new: speed-up {t_p / t_c:.1f}x")
+
+# %% [markdown]
+# ## 6. Measure it
+#
+# The word error rate counts the word edits (substitutions + deletions + insertions)
+# that turn the hypothesis into the reference, over the number of reference words:
+#
+# $$\mathrm{WER} = \frac{S + D + I}{N_{\text{ref}}}.$$
+#
+# We score with `jiwer` (the library most ASR papers use); day 09's
+# `recognize.word_error_rate` gives the same number (the unit tests check it on
+# random strings).
+#
+# ### Held-out speech of the training voices
+
+# %%
+def score(clips_, language="en", task="transcribe", beam_size=1):
+    """(WER, hypotheses) of the model on clips; references are transcripts or translations."""
+    hyps = trained.transcribe([c.wave for c in clips_], language=language, task=task, beam_size=beam_size)
+    refs = [c.english if task == "translate" else c.text for c in clips_]
+    return wer(refs, hyps), hyps
+
+
+wer_teacher, hyps = score(english_test)
+assert abs(wer_teacher - word_error_rate([c.text for c in english_test], hyps)) < 1e-12
+by_voice = {v: score([c for c in english_test if c.voice == v])[0] for v in ("en-us", "en-us+f3")}
+print(f"held-out English digit strings ({len(english_test)} clips): WER {wer_teacher:.1%}  "
+      + "  ".join(f"{v}: {w:.1%}" for v, w in by_voice.items()))
+for c, h in list(zip(english_test, hyps))[:6]:
+    print(f"  {c.text:32} -> {h}")
+
+# %%
+assert wer_teacher <= 0.10, f"WER on held-out teacher speech {wer_teacher:.1%} > 10 %"
+
+# %% [markdown]
+# ### Greedy vs beam search
+#
+# Beam search keeps the 4 best prefixes at each step instead of one. On a narrow domain
+# a well-trained model is rarely unsure, so the gain is small; it costs 4x the decoder
+# work (and is not batched here).
+
+# %%
+start = time.perf_counter()
+wer_beam, _ = score(english_test, beam_size=4)
+t_beam = time.perf_counter() - start
+print(f"greedy WER {wer_teacher:.1%}  |  beam 4 WER {wer_beam:.1%} ({t_beam:.1f} s for {len(english_test)} clips)")
+
+# %% [markdown]
+# ### A voice never heard in training
+#
+# British RP English, held-out strings. A recogniser trained on two voices has learned
+# those voices, not "English": the error rate on a new one is the first thing to check
+# before shipping. (Its vowels differ: RP "zero" and "two" are not the American ones.)
+
+# %%
+unseen_clips = asr.load_data([UNSEEN])
+unseen_test = [c for c in unseen_clips if c.split == "test"]
+wer_unseen, hyps_unseen = score(unseen_test)
+print(f"unseen voice {UNSEEN[1]}: WER {wer_unseen:.1%} on {len(unseen_test)} held-out clips")
+for c, h in list(zip(unseen_test, hyps_unseen))[:4]:
+    print(f"  {c.text:32} -> {h}")
+
+# %% [markdown]
+# ### Day 11's TTS output
+#
+# Our own FastSpeech 2 + neural vocoder (day 11) reads the held-out strings (also held
+# out from its training) in the American voice. An ASR model trained on the domain is a
+# cheap, automatic intelligibility judge for TTS (production TTS is scored this way,
+# with Whisper); but ours was trained on eSpeak only, so it also penalises artefacts
+# that people would not mind, much as it stumbles on the unseen voice.
+
+# %%
+start = time.perf_counter()
+tts = train_fastspeech(progress=True)
+tts_texts = sorted({c.text for c in english_test})
+tts_waves = [tts.synthesize(t, voice="en-us") for t in tts_texts]
+tts_hyps = trained.transcribe(tts_waves, language="en")
+wer_tts = wer(tts_texts, tts_hyps)
+print(f"day 11 TTS ({len(tts_texts)} held-out strings): WER {wer_tts:.1%}   "
+      f"[{time.perf_counter() - start:.0f} s]")
+for t, h in list(zip(tts_texts, tts_hyps))[:4]:
+    print(f"  {t:32} -> {h}")
+display(play_audio(tts_waves[0], ml.SAMPLE_RATE))
+
+# %% [markdown]
+# ### Language identification
+#
+# `<|startoftranscript|>` alone, then the softmax over the four language tokens, on
+# every held-out clip of the validation and test splits (nothing is tuned on the
+# validation split): digit strings and phrases. The held-out phrases' sentences were
+# never heard in training, only the sounds of their language.
+
+# %%
+held_out = [c for c in clips if c.split != "train"]
+predicted = trained.detect_language([c.wave for c in held_out])
+truth = [c.language for c in held_out]
+lid_accuracy = float(np.mean([p == t for p, t in zip(predicted, truth)]))
+phrase_accuracy = float(np.mean([p == c.language for p, c in zip(predicted, held_out) if c.kind == "phrases"]))
+confusion = np.zeros((4, 4), int)
+for p, t in zip(predicted, truth):
+    confusion[ml.LANGUAGES.index(t), ml.LANGUAGES.index(p)] += 1
+print(f"language ID accuracy on {len(held_out)} held-out clips: {lid_accuracy:.1%} "
+      f"(phrases alone: {phrase_accuracy:.0%})")
+print("confusion (rows: truth, columns: predicted)", ml.LANGUAGES)
+print(confusion)
+
+# %% [markdown]
+# ### Translate to English
+#
+# `<|de|> <|translate|>`: German speech in, English words out. Whisper learned this from
+# (audio, English text) pairs, and so did ours, from only about 90 training clips per
+# language (English has 600): expect WERs of 25-35 % (three fresh training runs gave
+# 25 %, 27 % and 33 %; the final check asserts <= 45 %). The transcription WER of the
+# same clips shows how much of that is hearing and how much translating.
+
+# %%
+translate_rows = {}
+for language in ("de", "es", "fr"):
+    lang_test = [c for c in test if c.language == language and c.kind == "digits"]
+    wer_tr, hyps_tr = score(lang_test, language, "translate")
+    wer_tx, _ = score(lang_test, language, "transcribe")
+    exact = float(np.mean([h == c.english for h, c in zip(hyps_tr, lang_test)]))
+    translate_rows[language] = (wer_tx, wer_tr, exact)
+    print(f"{language}: transcribe WER {wer_tx:.1%} | translate WER {wer_tr:.1%}, "
+          f"exact {exact:.0%}  e.g. {lang_test[0].text!r} -> {hyps_tr[0]!r}")
+mean_translate = float(np.mean([r[1] for r in translate_rows.values()]))
+
+# %% [markdown]
+# ## 7. Fine-tuning to a new voice
+#
+# The usual fix for a new speaker or accent: a few steps on that voice's training clips,
+# with a small learning rate, starting from the trained model.
+
+# %%
+start = time.perf_counter()
+tuned = asr.finetune_asr(trained, [UNSEEN], steps=FINETUNE_STEPS, lr=5e-4, batch_size=16,
+                         checkpoint="day12_asr_finetune")
+wer_tuned = wer([c.text for c in unseen_test], tuned.transcribe([c.wave for c in unseen_test]))
+wer_tuned_old = wer([c.text for c in english_test], tuned.transcribe([c.wave for c in english_test]))
+print(f"{FINETUNE_STEPS} steps ({time.perf_counter() - start:.0f} s): unseen-voice WER "
+      f"{wer_unseen:.1%} -> {wer_tuned:.1%};  training voices {wer_teacher:.1%} -> {wer_tuned_old:.1%}")
+
+# %% [markdown]
+# ## 8. The CTC baseline
+#
+# Connectionist temporal classification (Graves et al., 2006) needs no decoder: a linear
+# layer gives, for every encoder frame, a distribution over the words plus a **blank**.
+# A frame-level path such as `_ _ four four _ _ two _` is read by collapsing repeats and
+# dropping blanks ("four two"); the loss sums the probability of every path that reads
+# as the transcript (a dynamic program, `torch.nn.functional.ctc_loss`). Its weakness:
+# each frame decides alone, with no notion of the words before it. Here it trains on the
+# English voices only (CTC has no prompt for language or task), for fewer steps than
+# the encoder-decoder (our CPU budget). The joint model's own CTC head (trained for all
+# 400 steps as the auxiliary loss) gives the comparison at equal training.
+
+# %%
+start = time.perf_counter()
+ctc = train_ctc(CTC_RECIPE, checkpoint="day12_ctc", device=DEVICE)
+ctc_hyps = ctc.transcribe([c.wave for c in english_test])
+wer_ctc = wer([c.text for c in english_test], ctc_hyps)
+print(f"CTC baseline: {len(ctc.history)} steps ({time.perf_counter() - start:.0f} s), WER {wer_ctc:.1%}")
+
+with torch.no_grad():                       # the joint model's CTC head on the same clips
+    audio, _ = model.encoder(mels_, lengths_)
+    head_log_probs = model.ctc(audio).log_softmax(-1)
+head_hyps = [tokenizer.decode([i - 1 for i in labels]) for labels in
+             ctc_greedy(head_log_probs, ConvStem.output_lengths(lengths_))]
+wer_head = wer([c.text for c in english_test], head_hyps)
+print(f"joint model, CTC head ({len(trained.history)} steps): WER {wer_head:.1%} | its decoder: {wer_teacher:.1%}")
+
+# One clip's best path, frame by frame (20 ms each): mostly blanks, one spike per word.
+with torch.no_grad():
+    one = collate_features([features(english_test[0].wave)])
+    log_probs, frames = ctc.model(one["mels"].to(DEVICE), one["mel_lengths"].to(DEVICE))
+path = log_probs[0].argmax(-1).tolist()
+names = ("_", *asr.SPECIAL_TOKENS, *ctc.tokenizer.vocabulary)
+print("path:", " ".join(names[i] if i else "_" for i in path))
+print("read:", ctc.tokenizer.decode([i - 1 for i in ctc_greedy(log_probs)[0]]), "| truth:", english_test[0].text)
+fig, ax = plt.subplots(figsize=(8, 2.2))
+ax.plot(log_probs[0].exp().cpu().numpy())
+ax.set_xlabel("encoder frame (20 ms)")
+ax.set_ylabel("p(class)")
+ax.set_title("CTC posteriors: the blank (flat, high) and one spike per word")
+plt.show()
+
+# %% [markdown]
+# On digit strings the CTC head of the joint model does as well as its decoder or
+# better: any digit may follow any other, so the decoder's built-in language model has
+# nothing to add, while the CTC head, reading each word where it is spoken, cannot lose
+# its place (the decoder's errors are mostly a dropped or repeated word). The
+# decoder earns its keep where CTC cannot go: the output need not follow the audio
+# (translation), one model does several tasks chosen by a prompt, and in real text the
+# previous words say a lot about the next one.
+#
+# ## 9. Summary table
+
+# %%
+print(f"{'test set':52} {'WER':>7}")
+rows = [("English, training voices, greedy (asserted <= 10 %)", wer_teacher),
+        ("English, training voices, beam 4", wer_beam),
+        (f"English, training voices, CTC baseline ({len(ctc.history)} steps)", wer_ctc),
+        ("English, training voices, joint model's CTC head", wer_head),
+        (f"English, unseen voice {UNSEEN[1]}", wer_unseen),
+        (f"  ... after {FINETUNE_STEPS} fine-tuning steps", wer_tuned),
+        ("English, day 11 TTS (FastSpeech 2 + vocoder)", wer_tts),
+        ("de/es/fr digits -> English (translate)", mean_translate)]
+for name, value in rows:
+    print(f"{name:52} {value:7.1%}")
+print(f"{'language ID accuracy, all held-out clips':52} {lid_accuracy:7.1%}")
+assert lid_accuracy >= 0.9, f"language ID accuracy {lid_accuracy:.1%}"
+assert mean_translate <= 0.45, f"translation WER {mean_translate:.1%}"
+assert wer_tuned <= wer_unseen / 2, "fine-tuning on the new voice should at least halve its WER"
+print(f"notebook time: {time.perf_counter() - NOTEBOOK_START:.0f} s")
+
+# %% [markdown]
+# ## In production
+#
+# - **Whisper** (OpenAI, 2022): the same architecture at 39 M - 1.55 B parameters, 30 s
+#   windows, trained on 680,000 hours of weakly labelled web audio in 97 languages.
+#   Its prompt also holds `<|notimestamps|>` or timestamp tokens and previous-window
+#   text. Known failure modes: **hallucination** on silence or music (the decoder is a
+#   language model and will write plausible text), **repetition loops** (greedy decoding
+#   stuck on a phrase; Whisper falls back to sampling at a higher temperature when the
+#   output's compression ratio or log-probability looks wrong), and wrong language ID
+#   on short clips.
+# - **CTC and transducers** (wav2vec 2.0, Conformer-CTC, RNN-T in phone keyboards): no
+#   autoregressive decoder, so they stream and cannot hallucinate words that were not
+#   spoken; they need an external language model for the context an attention decoder
+#   learns for free. Day 19 streams ASR in chunks.
+# - **Serving**: batched beam search with a KV cache, int8 weights
+#   (faster-whisper / CTranslate2), voice-activity detection to skip silence.
+# - **Evaluation**: WER depends on text normalisation (numbers, casing, punctuation:
+#   Whisper ships an English normaliser for that reason) and on the test distribution:
+#   our near-zero WER on eSpeak digits says little about human speech, as the unseen
+#   voice already shows.
+#
+# ## Summary
+#
+# - Whisper = log-mel -> conv stem (stride 2) -> transformer encoder; decoder with causal
+#   self-attention + cross-attention; the task is a prompt of special tokens.
+# - Language ID is the prediction of the token after `<|startoftranscript|>`; translation
+#   is the same model with `<|translate|>`.
+# - A KV cache makes each decoding step cost one position; the output is identical.
+# - CTC reads frames independently (collapse repeats, drop blanks); an encoder-decoder
+#   conditions every word on the ones before it.
+# - WER = (S + D + I) / reference words; always check it on voices (and data) the model
+#   never saw.
+#
+# Exercises: [../exercises/day12_asr.ipynb](../exercises/day12_asr.ipynb): greedy decoding
+# with a KV cache, CTC greedy collapse, WER by edit distance.
