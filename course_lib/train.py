@@ -9,7 +9,11 @@
 - with `checkpoint`, the model, optimiser and loss history are saved under
   `artifacts/checkpoints/` every `checkpoint_every` steps and at the end; calling `fit`
   again resumes from the saved step (and returns at once when it is already done).
-- under `torchrun`, only rank 0 writes checkpoints and shows progress.
+- under `torchrun --nproc_per_node=N` it runs unchanged as data-parallel training (DDP):
+  it joins the process group (gloo on CPU, NCCL on CUDA), each rank keeps its 1/N slice
+  of every global batch `data` yields, DistributedDataParallel averages the gradients,
+  the recorded loss is the mean over ranks (= the global batch's loss), and only rank 0
+  writes checkpoints and shows progress. See `course_lib.distributed`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from course_lib import distributed
 from course_lib.runtime import artifacts_dir, get_device
 
 
@@ -54,8 +59,19 @@ def linear_warmup(steps: int) -> Callable[[int], float]:
 
 
 def _is_main_process() -> bool:
-    import torch.distributed as dist
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    return distributed.is_main_process()
+
+
+class _DDP(nn.parallel.DistributedDataParallel):
+    """DistributedDataParallel that also exposes the wrapped model's attributes, so a
+    `loss_fn` written for the bare model (`model.config`, `model.null_label`) still works.
+    (`loss_fn` must call `model(...)`: DDP synchronises gradients through forward.)"""
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
 
 
 def _batches(data, start: int):
@@ -98,6 +114,11 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, Any], torch.Tensor],
 
     scheduler: optional function step -> learning-rate multiplier (warm-up, cosine, ...).
     amp: mixed precision; defaults to True on CUDA and is never used on CPU.
+
+    Under torchrun, `data` yields the *global* batch on every rank (seed it by the step)
+    and each rank trains on its shard; `model` ends with the same weights on every rank,
+    equal (up to float rounding) to one process training on the global batches.
+    Randomness inside `loss_fn` (diffusion noise, dropout) is drawn per rank.
     """
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int; got {steps!r}")
@@ -108,6 +129,8 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, Any], torch.Tensor],
     if device is None:
         params = list(model.parameters())
         device = params[0].device if params else get_device()
+    device = distributed.init(device)     # joins the process group under torchrun; else no-op
+    world, rank = distributed.world_size(), distributed.rank()
     model.to(device)
     optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
@@ -128,6 +151,9 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, Any], torch.Tensor],
         return history[:steps]
 
     model.train()
+    net = model
+    if world > 1:   # broadcasts rank 0's weights; all-reduces gradients in backward()
+        net = _DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     bar = tqdm(total=steps, initial=start, desc=desc, disable=not (progress and _is_main_process()))
     for step, batch in _batches(data, start):
         if step >= steps:
@@ -135,11 +161,14 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, Any], torch.Tensor],
         if scheduler is not None:
             for group, base in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = base * scheduler(step)
+        if world > 1:
+            batch = distributed.shard(batch, rank, world)     # this rank's rows of the global batch
         batch = to_device(batch, device)
         with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-            loss = loss_fn(model, batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr or check the data")
+            loss = loss_fn(net, batch)
+        global_loss = distributed.all_reduce_mean(loss.detach().float())   # = loss when world == 1
+        if not torch.isfinite(global_loss):   # the same decision on every rank
+            raise FloatingPointError(f"loss became {global_loss.item()} at step {step}; lower lr or check the data")
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -153,7 +182,7 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, Any], torch.Tensor],
             scaler.update()
         else:
             optimizer.step()
-        history.append(loss.item())
+        history.append(global_loss.item())
         bar.update(1)
         if step % 20 == 0 or step == steps - 1:
             bar.set_postfix(loss=f"{sum(history[-20:]) / len(history[-20:]):.4f}")
@@ -162,5 +191,37 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, Any], torch.Tensor],
     bar.close()
     if path is not None and _is_main_process():
         _save(path, model, optimizer, scaler, steps, history)
+    if world > 1:
+        torch.distributed.barrier()   # every rank sees the final checkpoint before going on
     model.eval()
     return history
+
+
+def timed_fit(checkpoint: str, model: nn.Module, loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+              data, steps: int, lr: float, device: torch.device | None = None, progress: bool = True,
+              desc: str = "training", params=None, weight_decay: float = 0.0,
+              warmup: int = 100) -> tuple[list[float], float]:
+    """`fit` with a checkpoint and a linear warm-up, plus the wall-clock seconds training
+    took, stored beside the checkpoint (`<checkpoint>.json`) so a model loaded from
+    artifacts/ still reports what it cost. Returns (loss history, training seconds).
+
+    params: the parameters to train (e.g. only the temporal blocks); default all.
+    """
+    import json
+    import time
+
+    path = checkpoint_path(checkpoint)
+    info = path.with_suffix(".json")
+    cached = info.exists() and path.exists()
+    start = time.perf_counter()
+    optimizer = torch.optim.AdamW(params if params is not None else model.parameters(), lr=lr,
+                                  weight_decay=weight_decay)
+    history = fit(model, loss_fn, data, steps=steps, lr=lr, optimizer=optimizer, device=device,
+                  checkpoint=checkpoint, checkpoint_every=max(steps, 1), desc=desc, progress=progress,
+                  scheduler=linear_warmup(min(warmup, max(steps, 1))))
+    seconds = time.perf_counter() - start
+    if cached:
+        seconds = json.loads(info.read_text())["seconds"]
+    elif _is_main_process():
+        info.write_text(json.dumps({"seconds": seconds}))
+    return history, seconds
