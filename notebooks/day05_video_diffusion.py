@@ -43,8 +43,8 @@ from course_lib import viz
 from course_lib.data.digits import load_moving_digits
 from course_lib.data.frame_judge import load_frame_judge
 from course_lib.diffusion import video_dit
-from course_lib.diffusion.video_dit import (TemporalBlock, VideoDiT, VideoRecipe, coherent_noise, inflate,
-                                            sample_video, train_image_dit, train_video_dit)
+from course_lib.diffusion.video_dit import (TemporalBlock, VideoDiT, VideoRecipe, coherent_noise, day05_recipe,
+                                            inflate, sample_video, train_image_dit, train_video_dit)
 from course_lib.nn.embeddings import patchify3d, spacetime_token_count, unpatchify3d
 from course_lib.runtime import get_device, seed_everything
 
@@ -53,9 +53,7 @@ GPU = DEVICE.type == "cuda"
 # One config cell. CPU: a 12x12 canvas, 8 frames, digits moving 1 pixel per frame, 4x4
 # patches (72 tokens per clip), a small DiT, 1,600 image steps and 1,000 video steps.
 # GPU: the same recipe trained longer on bigger batches.
-RECIPE = VideoRecipe(frames=8, canvas=12, speeds=(1,), patch=4, dim=64, depth=3, heads=4,
-                     image_steps=6000 if GPU else 1600, video_steps=3000 if GPU else 1000,
-                     video_batch=32 if GPU else 8)
+RECIPE = day05_recipe(GPU)                 # course_lib.diffusion.video_dit: day 06 reuses it
 CONFIG = dict(
     full_steps=3000 if GPU else 500,       # video steps of the full 3-D model (the CPU budget)
     guidance=4.0,                          # classifier-free guidance scale

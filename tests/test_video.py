@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 
 from course_lib.data.digits import caption, load_digits, load_moving_digits, make_moving_digits

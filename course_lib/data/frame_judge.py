@@ -23,7 +23,7 @@ from course_lib.data.digits import load_moving_digits
 from course_lib.runtime import artifacts_dir
 from course_lib.train import fit
 
-FRAME_JUDGE_VERSION = 1
+FRAME_JUDGE_VERSION = 2
 TRAIN_STEPS = 500
 TRAIN_CLIPS, TEST_CLIPS = 2000, 300
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import time
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -44,6 +43,7 @@ from torch import Tensor, nn
 from course_lib.diffusion import ddpm
 from course_lib.diffusion.dit import AdaLNZeroBlock, DiT, DiTConfig, FinalLayer, LabelEmbedder, TimestepEmbedder
 from course_lib.diffusion.schedules import NoiseSchedule, make_schedule
+from course_lib.train import timed_fit
 from course_lib.nn.embeddings import SpacetimePatchEmbed, sincos_1d, sincos_2d, unpatchify3d
 
 ATTENTION_MODES = ("spatial", "factorized", "full")
@@ -154,7 +154,7 @@ class VideoDiT(nn.Module):
     def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
         self._check(x, t, labels)
         cfg = self.config
-        b, (gt, gh, gw), s = len(x), cfg.grid, cfg.tokens_per_frame
+        b, gt, s = len(x), cfg.grid[0], cfg.tokens_per_frame
         tokens = self.patch_embed(x)                                     # (B, T'*S, D), time-major
         c = self.t_embedder(t) + self.y_embedder(labels)                 # (B, D)
         if cfg.attention == "full":
@@ -347,24 +347,16 @@ class TrainedVideoDiT:
     recipe: VideoRecipe = field(repr=False)
 
 
-def _timed_fit(name: str, model, loss_fn, data, steps, lr, device, progress, desc, params=None):
-    """train.fit with a checkpoint `name`, plus the training seconds stored beside it
-    (so a cached model reports the time it took to train)."""
-    from course_lib.train import checkpoint_path, fit, linear_warmup
+def day05_recipe(gpu: bool = False) -> VideoRecipe:
+    """Day 05's model (day 06 compares its latent model with the same cached one).
 
-    info = checkpoint_path(name).with_suffix(".json")
-    cached = info.exists() and checkpoint_path(name).exists()
-    start = time.perf_counter()
-    optimizer = torch.optim.AdamW(params if params is not None else model.parameters(), lr=lr)
-    history = fit(model, loss_fn, data, steps=steps, lr=lr, optimizer=optimizer, device=device,
-                  checkpoint=name, checkpoint_every=max(steps, 1), desc=desc, progress=progress,
-                  scheduler=linear_warmup(min(100, max(steps, 1))))
-    seconds = time.perf_counter() - start
-    if cached:
-        seconds = json.loads(info.read_text())["seconds"]
-    else:
-        info.write_text(json.dumps({"seconds": seconds}))
-    return history, seconds
+    CPU: a 12x12 canvas, 8 frames, digits moving 1 pixel per frame, 4x4 patches (72 tokens
+    per clip), dim 64, depth 3, 1,600 image steps and 1,000 video steps at batch 8.
+    GPU: the same model trained longer on bigger batches.
+    """
+    return VideoRecipe(frames=8, canvas=12, speeds=(1,), patch=4, dim=64, depth=3, heads=4,
+                       image_steps=6000 if gpu else 1600, video_steps=3000 if gpu else 1000,
+                       video_batch=32 if gpu else 8)
 
 
 def train_image_dit(recipe: VideoRecipe, device: torch.device | None = None,
@@ -391,9 +383,9 @@ def train_image_dit(recipe: VideoRecipe, device: torch.device | None = None,
         idx = torch.randint(0, len(frames), (recipe.image_batch,), generator=g)
         return frames[idx], frame_labels[idx]
 
-    _, seconds = _timed_fit(f"video_image_dit_{recipe.image_key()}", model,
-                            lambda m, b: ddpm.conditional_loss(m, b, schedule, recipe.prediction), batch_at, recipe.image_steps,
-                            recipe.image_lr, device, progress, "image DiT on frames")
+    _, seconds = timed_fit(f"video_image_dit_{recipe.image_key()}", model,
+                           lambda m, b: ddpm.conditional_loss(m, b, schedule, recipe.prediction), batch_at, recipe.image_steps,
+                           recipe.image_lr, device, progress, "image DiT on frames", weight_decay=0.01)
     return model.eval(), seconds
 
 
@@ -427,10 +419,10 @@ def train_video_dit(recipe: VideoRecipe | None = None, device: torch.device | No
         idx = torch.randint(0, len(data.labels), (recipe.video_batch,), generator=g)
         return data.videos[idx], data.labels[idx]
 
-    history, seconds = _timed_fit(f"video_dit_{recipe.key()}", model,
-                                  lambda m, b: video_loss(m, b, schedule, recipe.rho, recipe.prediction), batch_at,
-                                  recipe.video_steps, recipe.video_lr, device, progress,
-                                  f"video DiT ({recipe.attention})", params=params)
+    history, seconds = timed_fit(f"video_dit_{recipe.key()}", model,
+                                 lambda m, b: video_loss(m, b, schedule, recipe.rho, recipe.prediction), batch_at,
+                                 recipe.video_steps, recipe.video_lr, device, progress,
+                                 f"video DiT ({recipe.attention})", params=params, weight_decay=0.01)
     for p in model.parameters():
         p.requires_grad_(True)
     return TrainedVideoDiT(model.eval(), schedule, history, seconds, image_seconds, recipe)
