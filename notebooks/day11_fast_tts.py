@@ -17,7 +17,7 @@
 # we build the design that replaced it in production: **FastSpeech 2** (Ren et al.,
 # 2020). It is told how long each phoneme lasts, writes all frames in parallel, and so
 # runs tens of times faster than real time on a CPU. We make it speak **27 voices**,
-# **clone a voice** it never heard from one reference clip, replace Griffin-Lim by a
+# try to **clone a voice** it never heard from one reference clip, replace Griffin-Lim by a
 # small **neural vocoder**, and serve it all behind an **ElevenLabs-shaped HTTP API**.
 #
 # **What you will build**
@@ -469,18 +469,19 @@ print(f"cloning raises the similarity to the target by {gain:.2f} on average; "
 print("reference clip, then the clone:")
 display(play_audio(targets[CLONE_TARGET][0].wave(), speech.SAMPLE_RATE))
 display(play_audio(tts.synthesize(texts[0], f"clone of {CLONE_TARGET}"), speech.SAMPLE_RATE))
-base, s_t, other, s_o = clone_rows[CLONE_TARGET]
-assert s_t > s_o + 0.03, f"clone of {CLONE_TARGET}: {s_t:.3f} to the target, {s_o:.3f} to {other}"
+moved_closer = np.mean([s_t > base for base, s_t, _, _ in clone_rows.values()])
+print(f"clones closer to their target than the default voice is: {moved_closer:.0%}")
 assert gain >= 0.35, f"cloning gains only {gain:.2f} in similarity to the target"
+assert moved_closer >= 2 / 3, f"only {moved_closer:.0%} of the clones moved toward their target"
 
 # %% [markdown]
-# Cloning moves the voice far toward its target (column 2 vs 3; m6 already sounds like
-# en-us), and the clone of `CLONE_TARGET` is closer to it than to any of the other 32
-# voices. But several clones are *confused*: their target lies close to a training voice
-# (f5 and Alicia near f2 or f1, m4 near m5), and with 27 training voices the model tends
-# to land on that neighbour. A clone is only as good as the space of voices the models
-# have seen. (These similarities move by a few hundredths between runs from an empty
-# `artifacts/`: CPU math libraries do not add in a fixed order, and training amplifies it.) Real
+# Cloning moves a voice far toward its target (the "clone to target" column against
+# the "en-us to target" one; a target that already sounds like en-us, such as m6, has
+# little room to move). But most clones are *confused*: the voice nearest to the clone is
+# a training voice close to the target (the same gender and pitch range), not the target
+# itself. With one reference clip and 27 training voices, the model lands on the
+# neighbourhood of the target, not on the target: a clone is only as good as the space
+# of voices the models have seen. Real
 # systems train speaker encoders on thousands of speakers (VoxCeleb: 7,000+), and
 # zero-shot TTS models on 10,000+ hours of many voices.
 #
@@ -583,10 +584,12 @@ server.stop()
 # - FastSpeech 2 = encoder + variance adaptor (duration, pitch, energy) + length
 #   regulator + decoder; durations from eSpeak's phoneme events, trained on $\log(d+1)$.
 # - A speaker encoder gives d-vectors; trained on 27 voices with balanced sampling, the
-#   model speaks them all and clones unseen voices from one clip (measured above).
+#   model speaks them all; a clone from one clip moves toward an unseen voice but mostly
+#   lands on a training voice near it (measured above).
 # - A Vocos-style neural vocoder, trained with a multi-resolution STFT loss, beats
-#   Griffin-Lim on quality and is far faster; the whole TTS runs at an RTF well under 0.05
-#   on one CPU thread, with intelligibility close to the teacher's.
+#   Griffin-Lim on log-mel distance and word error (not on spectral convergence) and is
+#   far faster; the whole TTS runs at an RTF well under 0.05 on one CPU thread, with
+#   intelligibility close to the teacher's.
 # - An ElevenLabs-shaped local service serves it; errors are JSON 4xx.
 
 # %%
