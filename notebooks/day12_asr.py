@@ -37,7 +37,7 @@
 # **Prerequisites:** day 01 (Whisper log-mel), day 02 (attention, masks, KV cache),
 # day 09 (eSpeak NG corpus, splits, WER), day 11 (the TTS model we listen to).
 #
-# **Run time:** about 90 s on a 2-core CPU, most of it training (the models are cached
+# **Run time:** about 60 s on a 2-core CPU, most of it training (the models are cached
 # in `artifacts/`: later runs take about 30 s). Day 11's TTS model is loaded from
 # `artifacts/` (trained there if missing, which adds its training time once).
 
