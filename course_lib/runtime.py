@@ -95,3 +95,19 @@ def best_time(fn, repeats: int = 2):
         result = fn()
         times.append(time.perf_counter() - start)
     return min(times), result
+
+
+def settings_key(settings) -> str:
+    """8 hex digits naming `settings` (a dict or a dataclass): the SHA-256 of their JSON
+    with sorted keys. Load-or-train functions put it in checkpoint names, so changing any
+    setting trains (and caches) a new model instead of loading a stale one."""
+    import dataclasses
+    import hashlib
+    import json
+
+    if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+        settings = dataclasses.asdict(settings)
+    if not isinstance(settings, dict):
+        raise TypeError(f"settings must be a dict or a dataclass instance; got {type(settings).__name__}")
+    text = json.dumps(settings, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]

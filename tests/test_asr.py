@@ -17,12 +17,7 @@ from course_lib.speech.asr import (AsrConfig, ConvStem, CTCModel, Tokenizer, Whi
 from course_lib.speech.recognize import edit_distance, word_error_rate
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(n_mels=16, dim=32, heads=4, encoder_layers=2, decoder_layers=2, max_tokens=16)

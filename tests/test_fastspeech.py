@@ -14,12 +14,7 @@ from course_lib.speech.fastspeech import (FastSpeech, FastSpeechConfig, collate_
 from course_lib.speech.speaker import SpeakerEncoder, SpeakerEncoderConfig, embed_batch, voice_language
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------- targets

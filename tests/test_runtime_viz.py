@@ -81,3 +81,21 @@ def test_best_time_returns_the_minimum_and_the_result():
     assert result == 3 and len(calls) == 3 and 0 <= seconds < 1
     with pytest.raises(ValueError, match="repeats"):
         best_time(lambda: None, repeats=0)
+
+
+def test_settings_key_names_settings_not_their_order_or_container():
+    from dataclasses import dataclass
+
+    from course_lib.runtime import settings_key
+
+    @dataclass
+    class Recipe:
+        steps: int = 100
+        voices: tuple = ("en-us", "de")
+
+    key = settings_key(Recipe())
+    assert len(key) == 8 and int(key, 16) >= 0
+    assert key == settings_key({"voices": ["en-us", "de"], "steps": 100}), "a dataclass and its dict agree"
+    assert key != settings_key(Recipe(steps=101)), "any changed setting changes the key"
+    with pytest.raises(TypeError, match="settings"):
+        settings_key(Recipe)

@@ -15,13 +15,7 @@ from course_lib.speech.tacotron import (LocationSensitiveAttention, Prenet, Taco
                                         location_features, masked_softmax, stop_targets,
                                         tacotron_loss)
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny ops: one thread is faster (and far faster on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(n_mels=16, reduction=2, embed_dim=16, encoder_dim=16, attention_dim=8,

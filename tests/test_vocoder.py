@@ -13,12 +13,7 @@ from course_lib.speech.vocoder import (RESOLUTIONS, ConvNeXtBlock, NeuralVocoder
                                        stft_magnitude, vocode)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(n_mels=16, channels=16, layers=2, kernel=3, n_fft=64, hop_length=16)

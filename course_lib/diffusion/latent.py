@@ -14,8 +14,6 @@ number a "pixel vs latent" table compares (checked against torch's FLOP counter 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -26,6 +24,7 @@ from course_lib.diffusion.dit import DiT, DiTConfig
 from course_lib.diffusion.schedules import NoiseSchedule, make_schedule
 from course_lib.diffusion.vae import (TrainedVAE, VAERecipe, decode_latents, encode_latents, train_vae)
 from course_lib.diffusion.video_dit import VideoDiT, VideoDiTConfig, inflate, video_loss
+from course_lib.runtime import settings_key
 from course_lib.train import timed_fit
 
 
@@ -125,7 +124,7 @@ class LatentRecipe:
 
 
 def _hash(d: dict) -> str:
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:8]
+    return settings_key(d)
 
 
 def latent_image_dit(recipe: LatentRecipe, class_dropout: float = 0.1) -> DiT:

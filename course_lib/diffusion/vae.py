@@ -25,7 +25,6 @@ training data (`scale_factor`; SD 1.x's famous 0.18215), and divides by it to de
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from course_lib.runtime import settings_key
 
 LOGVAR_RANGE = (-30.0, 20.0)   # clamp, as Stable Diffusion's DiagonalGaussianDistribution
 
@@ -205,8 +206,7 @@ class VAERecipe:
 
     def key(self) -> str:
         """8 hex digits naming these settings (part of the checkpoint's file name)."""
-        text = json.dumps(asdict(self), sort_keys=True, default=list)
-        return hashlib.sha256(text.encode()).hexdigest()[:8]
+        return settings_key(self)
 
 
 @dataclass

@@ -30,8 +30,6 @@ inflated factorized model computes exactly what the image DiT computes on every 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -43,8 +41,9 @@ from torch import Tensor, nn
 from course_lib.diffusion import ddpm
 from course_lib.diffusion.dit import AdaLNZeroBlock, DiT, DiTConfig, FinalLayer, LabelEmbedder, TimestepEmbedder
 from course_lib.diffusion.schedules import NoiseSchedule, make_schedule
-from course_lib.train import timed_fit
 from course_lib.nn.embeddings import SpacetimePatchEmbed, sincos_1d, sincos_2d, unpatchify3d
+from course_lib.runtime import settings_key
+from course_lib.train import timed_fit
 
 ATTENTION_MODES = ("spatial", "factorized", "full")
 
@@ -332,7 +331,7 @@ class VideoRecipe:
 
 
 def _hash(d: dict) -> str:
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
+    return settings_key(d)
 
 
 @dataclass

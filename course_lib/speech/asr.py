@@ -34,11 +34,9 @@ repeats, drop blanks). Scoring: `wer` (jiwer).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +45,7 @@ from torch import Tensor, nn
 from course_lib.audio.dsp import log_mel_whisper
 from course_lib.nn.attention import KVCache, MultiHeadAttention, length_mask
 from course_lib.nn.embeddings import sincos_1d
+from course_lib.runtime import settings_key
 
 __all__ = ["SOT", "EOT", "TRANSCRIBE", "TRANSLATE", "LANGUAGE_TOKENS", "SPECIAL_TOKENS",
            "Tokenizer", "AsrConfig", "ConvStem", "AudioEncoder", "TextDecoder", "WhisperASR",
@@ -599,8 +598,7 @@ DEFAULT_DATA = (
 
 
 def _recipe_key(recipe) -> str:
-    text = json.dumps(asdict(recipe), sort_keys=True, default=list)
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
+    return settings_key(recipe)
 
 
 @dataclass

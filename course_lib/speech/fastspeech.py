@@ -30,13 +30,11 @@ added with `clone`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import random
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -49,6 +47,7 @@ from course_lib.nn.embeddings import sincos_1d
 from course_lib.runtime import artifacts_dir, torch_threads
 from course_lib.speech.espeak import PAUSE
 from course_lib.speech.text import WORD_BOUNDARY
+from course_lib.runtime import settings_key
 
 __all__ = ["token_durations", "frame_pitch", "token_average", "length_regulate",
            "duration_loss", "FastSpeechConfig", "FFTBlock", "VariancePredictor", "FastSpeech",
@@ -493,8 +492,7 @@ class FastSpeechRecipe:
     speaker: object = field(default_factory=_default_speaker_recipe)   # a SpeakerRecipe
 
     def key(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True, default=list)
-        return hashlib.sha256(text.encode()).hexdigest()[:8]
+        return settings_key(self)
 
 
 @dataclass

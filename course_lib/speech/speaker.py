@@ -20,19 +20,17 @@ voices by angle, which is what we compare with `similarity`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib.data import speech
-from course_lib.runtime import artifacts_dir, torch_threads
+from course_lib.runtime import artifacts_dir, settings_key, torch_threads
 
 __all__ = ["EXTRA_VOICES", "UNSEEN_VOICES", "voice_utterances", "voice_language", "SpeakerEncoderConfig",
            "SpeakerEncoder", "similarity", "embed_batch", "SpeakerRecipe", "TrainedSpeakerEncoder",
@@ -188,8 +186,7 @@ class SpeakerRecipe:
     config: dict = field(default_factory=dict)
 
     def key(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True, default=list)
-        return hashlib.sha256(text.encode()).hexdigest()[:8]
+        return settings_key(self)
 
 
 @dataclass

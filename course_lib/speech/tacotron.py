@@ -31,8 +31,6 @@ far from the diagonal), `tacotron_loss`. Measures: `alignment_is_monotonic`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import random
 from collections.abc import Sequence
@@ -43,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.runtime import torch_threads
+from course_lib.runtime import settings_key, torch_threads
 
 __all__ = ["TacotronConfig", "Tacotron", "Encoder", "Prenet", "Postnet",
            "LocationSensitiveAttention", "location_features", "masked_softmax",
@@ -454,8 +452,7 @@ class TacotronRecipe:
 
     def key(self) -> str:
         """8 hex digits naming these settings (part of the checkpoint's file name)."""
-        text = json.dumps(asdict(self), sort_keys=True, default=list)
-        return hashlib.sha256(text.encode()).hexdigest()[:8]
+        return settings_key(self)
 
 
 @dataclass

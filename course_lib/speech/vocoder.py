@@ -26,11 +26,9 @@ The MR-STFT loss is averaged over the resolutions (the mean of the two terms).
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import random
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +36,7 @@ from torch import Tensor, nn
 
 from course_lib.audio import dsp
 from course_lib.data.speech import F_MAX, HOP_LENGTH, N_FFT, SAMPLE_RATE
+from course_lib.runtime import settings_key
 
 __all__ = ["mel_to_linear", "griffin_lim_vocoder", "stft_magnitude", "multi_resolution_stft_loss",
            "RESOLUTIONS", "VocoderConfig", "ConvNeXtBlock", "NeuralVocoder", "vocode",
@@ -214,8 +213,7 @@ class VocoderRecipe:
     config: dict = field(default_factory=dict)
 
     def key(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True, default=list)
-        return hashlib.sha256(text.encode()).hexdigest()[:8]
+        return settings_key(self)
 
 
 @dataclass

@@ -23,8 +23,6 @@ generator learns from it, like a discriminator that is never updated.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from dataclasses import asdict, dataclass, field
 
@@ -32,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_lib.runtime import settings_key
 from course_lib.sync.avsync import VIDEO_FPS, mel_windows
 from course_lib.sync.syncnet import (MEL_WINDOW, WINDOW, FaceWindows, SyncNet, TrainedSyncNet,
                                      normalize_mel, pad_mel, sync_loss)
@@ -129,8 +128,7 @@ class LipSyncRecipe:
     config: dict = field(default_factory=lambda: asdict(LipSyncConfig()))
 
     def key(self, expert: TrainedSyncNet) -> str:
-        text = json.dumps({"generator": asdict(self), "expert": expert.recipe.key()}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:8]
+        return settings_key({"generator": asdict(self), "expert": expert.recipe.key()})
 
 
 @dataclass

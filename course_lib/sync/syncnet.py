@@ -22,9 +22,7 @@ away), so the encoders must learn timing, not who is speaking.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import json
 import random
 from dataclasses import asdict, dataclass, field
 
@@ -32,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_lib.runtime import settings_key
 from course_lib.sync.avsync import MEL_RATE, VIDEO_FPS, mel_windows, video_windows
 
 __all__ = ["SyncNetConfig", "SyncNet", "lower_half", "normalize_mel", "pad_mel", "sync_loss",
@@ -215,8 +214,7 @@ class SyncNetRecipe:
     config: dict = field(default_factory=lambda: asdict(SyncNetConfig()))
 
     def key(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:8]
+        return settings_key(self)
 
 
 @dataclass
