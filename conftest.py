@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib import authoring
+from course_lib.tools import authoring
 from course_lib.runtime import artifacts_dir
 
 # Every kernel started from this session (nbval's and the grader's) runs offline.

@@ -1,6 +1,9 @@
-"""Sample-quality metrics shared by the generative days."""
+"""Quality metrics shared by the days: Frechet distance and diversity of samples (on the
+judge's features), and the word error rate of transcripts (jiwer underneath)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor
@@ -44,3 +47,21 @@ def mean_pairwise_distance(feats: Tensor) -> float:
     d = torch.cdist(feats.double()[None], feats.double()[None])[0]     # (N, N)
     n = len(feats)
     return float(d.triu(diagonal=1).sum() / (n * (n - 1) / 2))
+
+
+def word_error_rate(references: Iterable[str], hypotheses: Iterable[str]) -> float:
+    """Corpus word error rate, (S + D + I) / N: the word substitutions, deletions and
+    insertions of the best alignment of every hypothesis to its reference, summed, over
+    the N reference words (so it may exceed 1). Computed by jiwer."""
+    import jiwer
+
+    references, hypotheses = list(references), list(hypotheses)
+    if len(references) != len(hypotheses) or not references:
+        raise ValueError(f"references and hypotheses must be equally many (> 0); got "
+                         f"{len(references)} and {len(hypotheses)}")
+    for name, texts in (("references", references), ("hypotheses", hypotheses)):
+        if not all(isinstance(t, str) for t in texts):
+            raise TypeError(f"{name} must be strings")
+    if not all(r.split() for r in references):
+        raise ValueError("every reference must contain at least one word")
+    return float(jiwer.wer(references, hypotheses))

@@ -1,4 +1,5 @@
-"""Where code runs and how it stays reproducible: device, seeds, artifacts folder."""
+"""Where code runs and how it stays reproducible: device, seeds, step-seeded random
+numbers, thread limits, timing, the artifacts folder, and the key that names settings."""
 
 from __future__ import annotations
 
@@ -44,6 +45,32 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+# A large prime: the seeds of (seed, step) pairs never collide for steps < 1_000_003.
+_SEED_STRIDE = 1_000_003
+
+
+def step_seed(seed: int, step: int, stream: int = 0) -> int:
+    """The seed of batch `step` of a run seeded `seed`: seed * 1_000_003 + stream + step.
+
+    Data functions `step -> batch` draw each batch from a generator seeded this way, so
+    batch 700 is the same whether training ran straight through or resumed at step 500.
+    `stream` separates two data streams of one run (e.g. 500_000 for a second stage)."""
+    for name, value in (("seed", seed), ("step", step), ("stream", stream)):
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative int; got {value!r}")
+    return seed * _SEED_STRIDE + stream + step
+
+
+def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    """A torch.Generator seeded with `step_seed(seed, step, stream)`."""
+    return torch.Generator().manual_seed(step_seed(seed, step, stream))
+
+
+def step_random(seed: int, step: int, stream: int = 0) -> random.Random:
+    """A random.Random seeded with `step_seed(seed, step, stream)`."""
+    return random.Random(step_seed(seed, step, stream))
+
+
 def project_root() -> Path:
     """The course checkout: the folder holding `course_lib/` (its parent)."""
     return Path(__file__).resolve().parent.parent
@@ -79,6 +106,17 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def cpu_threads(device: torch.device | str | None, n: int | None = 1):
+    """`torch_threads(n)` when `device` is a CPU; on a GPU (or with n None) nothing
+    changes. Training loops of many tiny ops (an RNN step, a small MLP) use this."""
+    if n is None or torch.device(device or "cpu").type != "cpu":
+        yield
+        return
+    with torch_threads(n):
+        yield
 
 
 def best_time(fn, repeats: int = 2):

@@ -1,4 +1,5 @@
-"""Looking and listening inside a notebook: images, videos, audio, spectrograms.
+"""Looking and listening inside a notebook: images, videos, audio, spectrograms,
+alignments and training curves.
 
 Every function takes tensors or arrays as they come out of a model and returns the
 object Jupyter displays (a matplotlib Figure/Axes, an `IPython.display.Audio`, or an
@@ -228,6 +229,52 @@ def plot_alignment(alignment, title: str | None = None, ax=None,
     ax.figure.colorbar(im, ax=ax, pad=0.01)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def smooth(values, window: int = 20) -> np.ndarray:
+    """Moving average over `window` points ('valid' part only: len - window + 1 values);
+    fewer points than `window` are returned as they are."""
+    v = np.asarray(torch.as_tensor(values, dtype=torch.float64).cpu()).ravel()
+    if not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive int; got {window!r}")
+    if len(v) < window:
+        return v
+    return np.convolve(v, np.ones(window) / window, mode="valid")
+
+
+def plot_loss(curves, window: int = 20, ax=None, title: str | None = None, ylabel: str = "loss",
+              logy: bool = False):
+    """Training curves: the raw per-step values (faint) and their `window`-step moving
+    average, x in optimiser steps.
+
+    curves: one sequence of per-step values (a `TrainingRun.history`), or a dict
+    {label: sequence} to draw several on one Axes. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(curves, dict):
+        curves = {None: curves}
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 2.5))
+        plt.close(fig)
+    for i, (label, values) in enumerate(curves.items()):
+        raw = np.asarray(torch.as_tensor(values, dtype=torch.float64).cpu()).ravel()
+        if raw.size == 0:
+            raise ValueError(f"curves[{label!r}] is empty")
+        color = f"C{i}"
+        ax.plot(np.arange(1, len(raw) + 1), raw, color=color, alpha=0.25, linewidth=0.8)
+        smoothed = smooth(raw, window)
+        start = len(raw) - len(smoothed) + 1
+        ax.plot(np.arange(start, len(raw) + 1), smoothed, color=color, label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if any(label is not None for label in curves):
+        ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
     return ax

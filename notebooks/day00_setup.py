@@ -43,7 +43,7 @@ notebook_start = time.perf_counter()
 # anything missing. Every line should say `ok`.
 
 # %%
-from course_lib.doctor import run_doctor
+from course_lib.tools.doctor import run_doctor
 
 assert run_doctor() == 0, "fix the lines marked FAIL above, then run this cell again"
 

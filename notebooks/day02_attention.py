@@ -311,7 +311,7 @@ print("output rows:\n", scaled_dot_product_attention(q3, k4, v4, mask=m))
 # %%
 x = torch.arange(3 * 6).view(1, 3, 6)        # (B=1, L=3, D=6): token l has features 6l..6l+5
 print("x (B, L, D):\n", x[0])
-heads = split_heads(x, num_heads=2)           # (B, H=2, L=3, D/H=3)
+heads = split_heads(x, heads=2)           # (B, H=2, L=3, D/H=3)
 print("head 0 sees features 0-2 of every token:\n", heads[0, 0])
 print("head 1 sees features 3-5:\n", heads[0, 1])
 print("a reshape without the transpose mixes tokens into 'head 0':\n", x.reshape(1, 2, 3, 3)[0, 0])
@@ -333,7 +333,7 @@ print(inspect.getsource(MultiHeadAttention.forward).split('"""')[2])
 # %%
 def torch_mha_like(ours: MultiHeadAttention) -> nn.MultiheadAttention:
     """A torch.nn.MultiheadAttention holding the same weights as ours."""
-    ref = nn.MultiheadAttention(ours.dim, ours.num_heads, batch_first=True, kdim=ours.kv_dim, vdim=ours.kv_dim)
+    ref = nn.MultiheadAttention(ours.dim, ours.heads, batch_first=True, kdim=ours.kv_dim, vdim=ours.kv_dim)
     with torch.no_grad():
         if ref._qkv_same_embed_dim:
             ref.in_proj_weight.copy_(torch.cat([ours.q_proj.weight, ours.k_proj.weight, ours.v_proj.weight]))
@@ -347,7 +347,7 @@ def torch_mha_like(ours: MultiHeadAttention) -> nn.MultiheadAttention:
 
 
 seed_everything(SEED)
-mha = MultiHeadAttention(dim=32, num_heads=4).eval()
+mha = MultiHeadAttention(dim=32, heads=4).eval()
 x = torch.randn(2, 6, 32)
 is_pad = ~length_mask(torch.tensor([6, 4]), 6)       # (B, S), True = padding (torch's convention)
 ours = mha(x, key_padding_mask=is_pad, is_causal=True)
@@ -368,7 +368,7 @@ assert diff_mha < 1e-5
 
 # %%
 seed_everything(SEED)
-cross = MultiHeadAttention(dim=32, num_heads=4, kv_dim=20).eval()
+cross = MultiHeadAttention(dim=32, heads=4, kv_dim=20).eval()
 dec = torch.randn(2, 5, 32)                          # (B, L=5, D): e.g. text tokens
 enc = torch.randn(2, 9, 20)                          # (B, S=9, kv_dim): e.g. audio frames
 enc_pad = ~length_mask(torch.tensor([9, 6]), 9)      # the second clip is 6 frames long
@@ -592,7 +592,7 @@ class Reverser(nn.Module):
         super().__init__()
         self.tok = nn.Embedding(vocab, dim)
         self.pos = nn.Parameter(0.5 * torch.randn(length, dim))
-        self.attn = MultiHeadAttention(dim, num_heads=1)
+        self.attn = MultiHeadAttention(dim, heads=1)
         self.head = nn.Linear(dim, vocab)
 
     def forward(self, idx):                                  # (B, L) -> logits (B, L, V), weights (B, 1, L, L)

@@ -132,18 +132,18 @@ print("ok: random, padding and causal masks match the reference")
 # block of $D_h = D/H$ features: head $h$ gets features $h D_h, \ldots, (h+1) D_h - 1$ of
 # **every** token.
 #
-# - `split_heads(x, num_heads)`: `(B, L, D) -> (B, H, L, D/H)`.
+# - `split_heads(x, heads)`: `(B, L, D) -> (B, H, L, D/H)`.
 # - `merge_heads(x)`: `(B, H, L, D/H) -> (B, L, D)`, the exact inverse.
 #
 # Hint: a reshape alone cannot move the head axis in front of the sequence axis; think
 # about which axes a `view` may split, and when you need a `transpose`.
 
 # %%
-def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     """(B, L, D) -> (B, H, L, D/H): head h holds features h*D/H ... (h+1)*D/H - 1 of every token."""
     ### BEGIN SOLUTION
     B, L, D = x.shape
-    return x.reshape(B, L, num_heads, D // num_heads).transpose(1, 2)
+    return x.reshape(B, L, heads, D // heads).transpose(1, 2)
     ### END SOLUTION
 
 

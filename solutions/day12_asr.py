@@ -70,7 +70,7 @@ MEL_LENGTHS = torch.tensor([30, 22, 15])
 #
 # - input: `decoder.embed(tokens)` + the learned positions of **positions P .. P+L-1**;
 # - self-attention by hand, with `attn = block.self_attn`: q, k, v from
-#   `attn.q_proj / k_proj / v_proj`, split into `attn.num_heads` heads (`split_heads`);
+#   `attn.q_proj / k_proj / v_proj`, split into `attn.heads` heads (`split_heads`);
 #   **append** the new k, v to the cache (`self_cache.append(k, v)` returns all
 #   P + L keys and values), then attend with `scaled_dot_product_attention` and a causal
 #   mask for L queries over S = P + L keys (`causal_mask(L, S, offset=...)`), then
@@ -90,9 +90,9 @@ def decoder_step(decoder, tokens: torch.Tensor, audio: torch.Tensor, audio_pad, 
     for block, (self_cache, cross_cache) in zip(decoder.blocks, caches):
         attn = block.self_attn
         h = block.ln1(x)
-        q = split_heads(attn.q_proj(h), attn.num_heads)               # (B, H, L, Dh)
-        k = split_heads(attn.k_proj(h), attn.num_heads)
-        v = split_heads(attn.v_proj(h), attn.num_heads)
+        q = split_heads(attn.q_proj(h), attn.heads)               # (B, H, L, Dh)
+        k = split_heads(attn.k_proj(h), attn.heads)
+        v = split_heads(attn.v_proj(h), attn.heads)
         k, v = self_cache.append(k, v)                                # (B, H, P+L, Dh)
         mask = causal_mask(L, P + L, offset=P)                        # (L, P+L)
         x = x + attn.out_proj(merge_heads(scaled_dot_product_attention(q, k, v, mask=mask)))

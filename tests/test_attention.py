@@ -191,7 +191,7 @@ def test_causal_mask_offset_and_padding_mask():
 
 def torch_mha_like(ours: MultiHeadAttention) -> nn.MultiheadAttention:
     """A torch.nn.MultiheadAttention holding the same weights as ours."""
-    ref = nn.MultiheadAttention(ours.dim, ours.num_heads, batch_first=True,
+    ref = nn.MultiheadAttention(ours.dim, ours.heads, batch_first=True,
                                 kdim=ours.kv_dim, vdim=ours.kv_dim)
     with torch.no_grad():
         if ref._qkv_same_embed_dim:
@@ -316,11 +316,11 @@ def test_bad_inputs_raise_clear_errors():
         chunked_attention(q, k, v[:, :2], 2)
     with pytest.raises(ValueError, match=r"x must be \(B, L, D\)"):
         split_heads(torch.randn(2, 12), 4)
-    with pytest.raises(ValueError, match="num_heads must be a positive int dividing D=12"):
+    with pytest.raises(ValueError, match="heads must be a positive int dividing D=12"):
         split_heads(torch.randn(2, 3, 12), 5)
     with pytest.raises(ValueError, match=r"x must be \(B, H, L, Dh\)"):
         merge_heads(torch.randn(2, 3, 12))
-    with pytest.raises(ValueError, match="num_heads must be a positive int dividing dim=10"):
+    with pytest.raises(ValueError, match="heads must be a positive int dividing dim=10"):
         MultiHeadAttention(10, 3)
     mha = MultiHeadAttention(8, 2, kv_dim=6)
     with pytest.raises(ValueError, match=r"x must be \(B, L, 8\); got \(2, 3, 6\)"):

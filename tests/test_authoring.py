@@ -5,7 +5,7 @@ import textwrap
 import nbformat
 import pytest
 
-from course_lib import authoring
+from course_lib.tools import authoring
 
 HEADER = textwrap.dedent("""\
     # ---

@@ -1,4 +1,4 @@
-from course_lib import cli, doctor
+from course_lib.tools import cli, doctor
 
 
 def test_doctor_reports_every_component(capsys):
@@ -25,3 +25,19 @@ def test_build_check_passes_on_the_committed_tree(capsys):
 def test_check_rejects_a_bad_timeout(capsys):
     assert cli.main(["check", "day00", "--timeout", "0"]) == 2
     assert "--timeout must be positive" in capsys.readouterr().err
+
+
+def test_lab_command_adds_allow_root_only_for_root(monkeypatch, capsys):
+    from pathlib import Path
+    plain = cli.lab_command(Path("/course"), as_root=False)
+    assert plain[1:] == ["-m", "jupyterlab", "--notebook-dir=/course"]
+    assert cli.lab_command(Path("/course"), as_root=True) == [*plain, "--allow-root"]
+
+    import os
+    import subprocess
+    calls = []
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 0)
+    assert cli.main(["lab"]) == 0
+    assert calls[0][-1] == "--allow-root"
+    assert "running as root" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib import cli, grading
+from course_lib.tools import cli, grading
 
 ROOT = Path(__file__).resolve().parent.parent
 STEMS = sorted(p.stem for p in (ROOT / "solutions").glob("day*.py"))

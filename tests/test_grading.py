@@ -6,7 +6,7 @@ import json
 import nbformat
 import pytest
 
-from course_lib import authoring, cli, grading
+from course_lib.tools import authoring, cli, grading
 from tests.test_authoring import SOLUTION, write_day
 
 

@@ -57,7 +57,7 @@ def test_skew_rejects_more_queries_than_keys():
 def test_relative_attention_matches_explicit_formula():
     """Full layer: softmax((q kᵀ + q E_{j-i}ᵀ) / sqrt(Dh)) v with the gather, incl. clipped distances."""
     torch.manual_seed(0)
-    attn = RelativeMultiHeadAttention(dim=16, num_heads=2, max_distance=4).eval()
+    attn = RelativeMultiHeadAttention(dim=16, heads=2, max_distance=4).eval()
     x = torch.randn(2, 7, 16)                                  # 7 > max_distance: far keys clip
     out = attn(x, is_causal=True)
     q, k, v = (attn.q_proj(x), attn.k_proj(x), attn.v_proj(x))

@@ -7,11 +7,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib import authoring
+from course_lib.tools import authoring
 
 
 def load_guard():
-    path = Path(authoring.__file__).parent / "_offline" / "sitecustomize.py"
+    path = Path(authoring.__file__).parent / "offline" / "sitecustomize.py"
     spec = importlib.util.spec_from_file_location("guard_under_test", path)
     module = importlib.util.module_from_spec(spec)
     real = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo

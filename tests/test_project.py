@@ -8,7 +8,7 @@ import yaml
 import nbformat
 import pytest
 
-from course_lib import authoring
+from course_lib.tools import authoring
 
 CONDA_TO_PIP = {"pytorch": "torch", "pysoundfile": "soundfile", "python": None, "pip": None}
 

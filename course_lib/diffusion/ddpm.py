@@ -24,10 +24,13 @@ ModelFn = Callable[[Tensor, Tensor], Tensor]
 
 
 def extract(values: Tensor, t: Tensor, x_shape: torch.Size) -> Tensor:
-    """values[t] reshaped to (B, 1, 1, ...) so it broadcasts against x of shape x_shape."""
+    """values[t] reshaped to (B, 1, 1, ...) so it broadcasts against x of shape x_shape.
+
+    The range of `t` is checked only on the CPU: reading a GPU tensor's min and max
+    would stall the GPU at every sampling step (there, indexing fails loudly instead)."""
     if t.ndim != 1 or t.dtype != torch.int64:
         raise ValueError(f"t must be a (B,) int64 tensor of timesteps; got {tuple(t.shape)} {t.dtype}")
-    if len(t) and (t.min() < 0 or t.max() >= len(values)):
+    if t.device.type == "cpu" and len(t) and (t.min() < 0 or t.max() >= len(values)):
         raise ValueError(f"t must lie in [0, {len(values) - 1}]; got range [{int(t.min())}, {int(t.max())}]")
     return values.to(t.device)[t].reshape(len(t), *([1] * (len(x_shape) - 1)))
 

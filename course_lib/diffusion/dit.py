@@ -25,8 +25,9 @@ def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
     return x * (1 + scale[:, None]) + shift[:, None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class DiTConfig:
+    """Sizes of a DiT. Named presets of whole training recipes are in `dit_train.PRESETS`."""
     input_size: int = 16        # H = W of the (latent) image
     patch: int = 2
     in_channels: int = 1

@@ -68,13 +68,13 @@ class RelativeMultiHeadAttention(MultiHeadAttention):
     at or before the query.
     """
 
-    def __init__(self, dim: int, num_heads: int, max_distance: int, dropout: float = 0.0):
-        super().__init__(dim, num_heads, dropout=dropout)
+    def __init__(self, dim: int, heads: int, max_distance: int, dropout: float = 0.0):
+        super().__init__(dim, heads, dropout=dropout)
         if not isinstance(max_distance, int) or max_distance < 1:
             raise ValueError(f"max_distance must be a positive int; got {max_distance!r}")
         self.max_distance = max_distance
         # row m <-> distance m - (max_distance - 1): the last row is distance 0 (the query itself)
-        self.rel = nn.Parameter(torch.randn(num_heads, max_distance, self.head_dim) / math.sqrt(self.head_dim))
+        self.rel = nn.Parameter(torch.randn(heads, max_distance, self.head_dim) / math.sqrt(self.head_dim))
 
     def rel_table(self, S: int) -> Tensor:
         """(H, S, Dh): embeddings of distances -(S-1) .. 0, the far ones clipped."""

@@ -231,14 +231,14 @@ def chunked_attention(q: Tensor, k: Tensor, v: Tensor, chunk_size: int, mask: Te
 
 # --------------------------------------------------------------------------- heads
 
-def split_heads(x: Tensor, num_heads: int) -> Tensor:
+def split_heads(x: Tensor, heads: int) -> Tensor:
     """(B, L, D) -> (B, H, L, D/H): head h gets features h*Dh .. (h+1)*Dh - 1."""
     if not isinstance(x, Tensor) or x.ndim != 3:
         raise ValueError(f"x must be (B, L, D); got {_shape(x)}")
-    if not isinstance(num_heads, int) or num_heads < 1 or x.shape[-1] % num_heads:
-        raise ValueError(f"num_heads must be a positive int dividing D={x.shape[-1]}; got {num_heads!r}")
+    if not isinstance(heads, int) or heads < 1 or x.shape[-1] % heads:
+        raise ValueError(f"heads must be a positive int dividing D={x.shape[-1]}; got {heads!r}")
     B, L, D = x.shape
-    return x.view(B, L, num_heads, D // num_heads).transpose(1, 2)
+    return x.view(B, L, heads, D // heads).transpose(1, 2)
 
 
 def merge_heads(x: Tensor) -> Tensor:
@@ -282,20 +282,20 @@ class MultiHeadAttention(nn.Module):
 
     with c = x (self-attention) or c = context (cross-attention, width kv_dim).
 
-    dim: model width D (input and output of x). num_heads: H, must divide D.
+    dim: model width D (input and output of x). heads: H, must divide D.
     kv_dim: width of the context for cross-attention (default D).
     """
 
-    def __init__(self, dim: int, num_heads: int, kv_dim: int | None = None, bias: bool = True,
+    def __init__(self, dim: int, heads: int, kv_dim: int | None = None, bias: bool = True,
                  dropout: float = 0.0):
         super().__init__()
         if not isinstance(dim, int) or dim < 1:
             raise ValueError(f"dim must be a positive int; got {dim!r}")
-        if not isinstance(num_heads, int) or num_heads < 1 or dim % num_heads:
-            raise ValueError(f"num_heads must be a positive int dividing dim={dim}; got {num_heads!r}")
+        if not isinstance(heads, int) or heads < 1 or dim % heads:
+            raise ValueError(f"heads must be a positive int dividing dim={dim}; got {heads!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {dropout}")
-        self.dim, self.num_heads, self.head_dim = dim, num_heads, dim // num_heads
+        self.dim, self.heads, self.head_dim = dim, heads, dim // heads
         self.kv_dim = dim if kv_dim is None else kv_dim
         self.dropout = dropout
         self.q_proj = nn.Linear(dim, dim, bias=bias)
@@ -327,13 +327,13 @@ class MultiHeadAttention(nn.Module):
             if context.shape[0] != x.shape[0]:
                 raise ValueError(f"context must have x's batch size {x.shape[0]}; got {_shape(context)}")
 
-        q = split_heads(self.q_proj(x), self.num_heads)                  # (B, H, L, Dh)
+        q = split_heads(self.q_proj(x), self.heads)                  # (B, H, L, Dh)
         if cross and cache is not None and cache.k is not None:
             k, v = cache.k, cache.v                                      # projected once
         else:
             src = context if cross else x
-            k = split_heads(self.k_proj(src), self.num_heads)           # (B, H, S, Dh)
-            v = split_heads(self.v_proj(src), self.num_heads)
+            k = split_heads(self.k_proj(src), self.heads)           # (B, H, S, Dh)
+            v = split_heads(self.v_proj(src), self.heads)
             if cache is not None and cross:
                 cache.k, cache.v, cache.static = k, v, True
             elif cache is not None:

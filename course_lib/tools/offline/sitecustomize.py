@@ -1,4 +1,4 @@
-"""Loaded into notebook kernels by `course_lib.authoring.offline_environment()`.
+"""Loaded into notebook kernels by `course_lib.tools.authoring.offline_environment()`.
 
 Course notebooks must never need the network: connecting to, or even looking up, any
 host that is not loopback is refused here (before a packet leaves), so a notebook that

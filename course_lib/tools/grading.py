@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib import authoring
+from course_lib.tools import authoring
 from course_lib.runtime import project_root
 
 NOT_RUN = "not run: an earlier cell stopped the notebook"

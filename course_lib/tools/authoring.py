@@ -151,7 +151,7 @@ def _this_python_kernelspec() -> str:
 def offline_environment():
     """Kernels started inside this block run this Python and refuse non-loopback
     network connections."""
-    guard = str(Path(__file__).parent / "_offline")
+    guard = str(Path(__file__).parent / "offline")
     saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "JUPYTER_PATH")}
     os.environ["PYTHONPATH"] = guard + (os.pathsep + saved["PYTHONPATH"] if saved["PYTHONPATH"] else "")
     kernels = _this_python_kernelspec()

@@ -9,13 +9,29 @@ from pathlib import Path
 from course_lib.runtime import project_root
 
 
+def lab_command(notebook_dir: Path, as_root: bool) -> list[str]:
+    """The JupyterLab command line `course lab` runs. As root (a container, a classroom
+    VM) Jupyter refuses to start unless told `--allow-root`: it warns because a notebook
+    run as root can change anything on the machine, which is the point of such a box."""
+    command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebook_dir}"]
+    if as_root:
+        command.append("--allow-root")
+    return command
+
+
 def _lab(args) -> int:
+    import os
     import subprocess
-    return subprocess.call([sys.executable, "-m", "jupyterlab", f"--notebook-dir={project_root()}"])
+
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if as_root:
+        print("course lab: running as root (a container or VM?), so JupyterLab gets --allow-root; "
+              "on a personal machine, run it as your own user instead.", file=sys.stderr)
+    return subprocess.call(lab_command(project_root(), as_root))
 
 
 def _build(args) -> int:
-    from course_lib.authoring import build
+    from course_lib.tools.authoring import build
 
     report = build(check=args.check, force=args.force, only=args.only or None)
     if args.check:
@@ -30,7 +46,7 @@ def _build(args) -> int:
 
 
 def _check(args) -> int:
-    from course_lib.grading import grade
+    from course_lib.tools.grading import grade
 
     if args.timeout <= 0:
         print(f"--timeout must be positive; got {args.timeout}", file=sys.stderr)
@@ -47,7 +63,7 @@ def _check(args) -> int:
 
 
 def _doctor(args) -> int:
-    from course_lib.doctor import run_doctor
+    from course_lib.tools.doctor import run_doctor
     return run_doctor()
 
 
