@@ -99,3 +99,39 @@ def test_settings_key_names_settings_not_their_order_or_container():
     assert key != settings_key(Recipe(steps=101)), "any changed setting changes the key"
     with pytest.raises(TypeError, match="settings"):
         settings_key(Recipe)
+
+
+def test_step_seeded_generators_follow_one_formula():
+    import random
+
+    from course_lib.runtime import step_generator, step_random, step_seed
+    assert step_seed(2, 7) == 2 * 1_000_003 + 7 and step_seed(2, 7, stream=500_000) == 2 * 1_000_003 + 500_007
+    assert torch.equal(torch.randn(3, generator=step_generator(1, 5)),
+                       torch.randn(3, generator=torch.Generator().manual_seed(1_000_008)))
+    assert step_random(1, 5).random() == random.Random(1_000_008).random()
+    assert step_seed(0, 1) != step_seed(1, 0)
+    with pytest.raises(ValueError, match="step"):
+        step_seed(0, -1)
+
+
+def test_cpu_threads_limits_only_cpu_runs():
+    from course_lib.runtime import cpu_threads
+    before = torch.get_num_threads()
+    with cpu_threads(torch.device("cpu"), 1):
+        assert torch.get_num_threads() == 1
+    with cpu_threads(torch.device("cuda"), 1):          # a CUDA run keeps every CPU thread
+        assert torch.get_num_threads() == before
+    with cpu_threads("cpu", None):
+        assert torch.get_num_threads() == before
+    assert torch.get_num_threads() == before
+
+
+def test_plot_loss_draws_raw_and_smoothed_curves():
+    ax = viz.plot_loss({"a": list(range(50)), "b": torch.ones(10)}, window=5)
+    assert len(ax.lines) == 4 and ax.get_legend() is not None
+    raw, smoothed = ax.lines[0].get_ydata(), ax.lines[1].get_ydata()
+    assert len(raw) == 50 and len(smoothed) == 46 and smoothed[0] == pytest.approx(2.0)
+    np.testing.assert_allclose(viz.smooth(np.arange(10.0), 3), np.arange(1.0, 9.0))
+    assert len(viz.plot_loss([3.0, 2.0]).lines) == 2, "fewer points than the window: drawn as they are"
+    with pytest.raises(ValueError, match="empty"):
+        viz.plot_loss([])

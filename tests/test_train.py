@@ -2,7 +2,11 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.train import fit
+from dataclasses import dataclass, replace
+
+from course_lib.runtime import settings_key
+from course_lib.train import (TrainSettings, checkpoint_name, describe, fit, load_or_train, preset,
+                              random_batches)
 
 
 def make_problem(seed=0):
@@ -27,8 +31,9 @@ def mse(model, batch):
 def test_tiny_regression_converges():
     torch.manual_seed(0)
     model = nn.Linear(4, 1)
-    history = fit(model, mse, make_problem(), steps=300, lr=0.05, progress=False)
-    assert len(history) == 300
+    run = fit(model, mse, make_problem(), steps=300, lr=0.05, progress=False)
+    history = run.history
+    assert len(history) == 300 and not run.cached and run.seconds > 0
     assert history[0] > 1.0, "the untrained model should start far from the target"
     assert history[-1] < 1e-3, f"loss should reach ~0 on a noise-free linear problem; got {history[-1]}"
 
@@ -36,29 +41,29 @@ def test_tiny_regression_converges():
 def test_iterable_data_is_cycled():
     torch.manual_seed(0)
     data = [make_problem()(i) for i in range(8)]  # 8 batches, cycled to 100 steps
-    history = fit(nn.Linear(4, 1), mse, data, steps=100, lr=0.05, progress=False)
+    history = fit(nn.Linear(4, 1), mse, data, steps=100, lr=0.05, progress=False).history
     assert len(history) == 100 and history[-1] < history[0] / 10
 
 
 def test_resume_continues_from_checkpoint(tmp_path):
     ckpt = tmp_path / "reg.pt"
     torch.manual_seed(0)
-    straight = fit(nn.Linear(4, 1), mse, make_problem(), steps=40, lr=0.05, progress=False)
+    straight = fit(nn.Linear(4, 1), mse, make_problem(), steps=40, lr=0.05, progress=False).history
 
     torch.manual_seed(0)
-    first = fit(nn.Linear(4, 1), mse, make_problem(), steps=20, lr=0.05, progress=False, checkpoint=ckpt)
+    first = fit(nn.Linear(4, 1), mse, make_problem(), steps=20, lr=0.05, progress=False, checkpoint=ckpt).history
     assert ckpt.exists() and len(first) == 20
     # A fresh model (different init) resumes: the checkpoint's weights and optimiser win.
     torch.manual_seed(123)
     resumed_model = nn.Linear(4, 1)
-    resumed = fit(resumed_model, mse, make_problem(), steps=40, lr=0.05, progress=False, checkpoint=ckpt)
+    resumed = fit(resumed_model, mse, make_problem(), steps=40, lr=0.05, progress=False, checkpoint=ckpt).history
     assert len(resumed) == 40
     assert resumed[:20] == first, "history before the checkpoint must be kept"
     torch.testing.assert_close(torch.tensor(resumed), torch.tensor(straight), rtol=1e-5, atol=1e-7)
 
     # Already trained: returns the history without training.
     again = fit(resumed_model, mse, make_problem(), steps=40, lr=0.05, progress=False, checkpoint=ckpt)
-    assert again == resumed
+    assert again.history == resumed and again.cached
 
 
 def test_grad_clip_bounds_update():
@@ -90,3 +95,127 @@ def test_linear_warmup_ramps_to_one():
     assert [ramp(s) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="steps"):
         linear_warmup(0)
+
+
+def mse_with_parts(model, batch):
+    """A loss that also reports per-step numbers: they land in run.metrics."""
+    x, y = batch
+    error = model(x) - y
+    return error.square().mean(), {"mae": error.abs().mean(), "step_marker": 1.0}
+
+
+def test_metrics_on_step_and_state_survive_a_resumption(tmp_path):
+    ckpt = tmp_path / "parts.pt"
+    seen = []
+
+    def on_step(step, model, logs):
+        seen.append((step, set(logs)))
+        if logs["mae"] < 0.5 and "first_below" not in state:
+            state["first_below"] = step          # a decision taken from the logs, kept in state
+
+    torch.manual_seed(0)
+    state = {}
+    straight = fit(nn.Linear(4, 1), mse_with_parts, make_problem(), steps=60, lr=0.05, progress=False,
+                   on_step=on_step, state=state)
+    assert seen[0] == (1, {"loss", "mae", "step_marker"}) and seen[-1][0] == 60, "on_step gets steps done, 1-based"
+    assert set(straight.metrics) == {"mae", "step_marker"} and len(straight.metrics["mae"]) == 60
+    expected = state["first_below"]
+
+    torch.manual_seed(0)
+    state = {}
+    fit(nn.Linear(4, 1), mse_with_parts, make_problem(), steps=expected - 5, lr=0.05, progress=False,
+        checkpoint=ckpt, on_step=on_step, state=state)
+    assert "first_below" not in state
+    state = {}
+    resumed = fit(nn.Linear(4, 1), mse_with_parts, make_problem(), steps=60, lr=0.05, progress=False,
+                  checkpoint=ckpt, on_step=on_step, state=state)
+    assert state["first_below"] == expected
+    torch.testing.assert_close(torch.tensor(resumed.metrics["mae"]), torch.tensor(straight.metrics["mae"]),
+                               rtol=1e-5, atol=1e-7)
+
+    state = {}
+    loaded = fit(nn.Linear(4, 1), mse_with_parts, make_problem(), steps=60, lr=0.05, progress=False,
+                 checkpoint=ckpt, on_step=on_step, state=state)
+    assert loaded.cached and state == {"first_below": expected}, "a loaded run restores its state"
+    assert loaded.metrics == resumed.metrics and loaded.seconds == pytest.approx(resumed.seconds)
+
+
+def test_a_bad_loss_result_is_refused():
+    with pytest.raises(TypeError, match="loss_fn must return"):
+        fit(nn.Linear(4, 1), lambda m, b: (mse(m, b), 3.0), make_problem(), steps=1, progress=False)
+
+
+def test_train_settings_schedule():
+    flat = TrainSettings(steps=10, batch_size=4, lr=1.0)
+    assert flat.scheduler is None, "no warm-up and no decay: a constant rate needs no scheduler"
+    warm = TrainSettings(steps=10, batch_size=4, lr=1.0, warmup=4)
+    assert [warm.lr_multiplier(s) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    cosine = TrainSettings(steps=100, batch_size=4, lr=1.0, decay="cosine", min_lr=0.1)
+    assert cosine.lr_multiplier(0) == pytest.approx(1.0)
+    assert cosine.lr_multiplier(50) == pytest.approx(0.1 + 0.9 * 0.5)
+    assert cosine.lr_multiplier(100) == pytest.approx(0.1)
+    import math
+    music = TrainSettings(steps=450, batch_size=16, lr=3e-3, warmup=30, decay="cosine", min_lr=0.05)
+    for step in (0, 10, 29, 30, 200, 449):   # the formula day 14 used before recipes, bit for bit
+        old = min(1.0, (step + 1) / 30) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(step, 450) / 450)))
+        assert music.lr_multiplier(step) == old
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"steps": -1}, "steps"), ({"batch_size": 0}, "batch_size"), ({"lr": 0.0}, "lr"),
+    ({"decay": "linear"}, "decay"), ({"min_lr": 2.0}, "min_lr"), ({"seed": 1.5}, "seed"),
+])
+def test_train_settings_refuse_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainSettings(**{"steps": 10, "batch_size": 4, "lr": 1e-3, **kwargs})
+
+
+@dataclass(frozen=True)
+class LinearRecipe:
+    train: TrainSettings = TrainSettings(steps=30, batch_size=32, lr=0.05)
+    noise: float = 0.0
+
+    def key(self) -> str:
+        return settings_key(self)
+
+
+def test_load_or_train_trains_once_then_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    recipe = LinearRecipe()
+    torch.manual_seed(0)
+    first = load_or_train("linear", recipe, nn.Linear(4, 1), mse, make_problem(), device=torch.device("cpu"),
+                          progress=False)
+    path = tmp_path / "checkpoints" / f"{checkpoint_name('linear', recipe)}.pt"
+    assert path.exists() and not first.cached and first.checkpoint == path
+    model = nn.Linear(4, 1)
+    again = load_or_train("linear", recipe, model, mse, make_problem(), device=torch.device("cpu"), progress=False)
+    assert again.cached and again.history == first.history
+    other = replace(recipe, noise=0.1)
+    assert checkpoint_name("linear", other) != checkpoint_name("linear", recipe), "any field changes the key"
+    with pytest.raises(TypeError, match="TrainSettings"):
+        load_or_train("linear", object(), model, mse, make_problem(), progress=False)
+    with pytest.raises(ValueError, match="name"):
+        checkpoint_name("day 12/asr", recipe)
+
+
+def test_random_batches_are_pure_functions_of_the_step():
+    x, y = torch.arange(100.0), torch.arange(100) * 2
+    data = random_batches(x, y, batch_size=8, seed=3)
+    a, b = data(17), data(17)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], 2 * a[0].long()), "same step, same rows of each tensor"
+    assert not torch.equal(data(17)[0], data(18)[0])
+    assert not torch.equal(data(17)[0], random_batches(x, y, batch_size=8, seed=4)(17)[0])
+    assert random_batches(x, batch_size=5, seed=0)(0).shape == (5,), "one tensor gives a tensor"
+    with pytest.raises(ValueError, match="same, non-zero length"):
+        random_batches(x, y[:5], batch_size=2, seed=0)
+
+
+def test_preset_and_describe():
+    presets = {"cpu": LinearRecipe(), "gpu": LinearRecipe(noise=1.0)}
+    assert preset(presets, torch.device("cpu")) is presets["cpu"]
+    assert preset(presets, "cuda") is presets["gpu"]
+    with pytest.raises(ValueError, match="'gpu'"):
+        preset({"cpu": LinearRecipe()}, "cpu")
+    text = describe(presets["gpu"])
+    assert text.splitlines()[0] == f"LinearRecipe (key {presets['gpu'].key()})"
+    assert "noise: 1.0" in text and "steps=30" in text
