@@ -56,8 +56,8 @@ def test_ring_of_gaussians_and_coverage():
 
 
 def test_mlp_denoiser_shapes_and_label_requirement():
-    from course_lib.diffusion.denoisers import MLPDenoiser
-    m = MLPDenoiser(64, hidden=32, depth=1, num_classes=10)
+    from course_lib.diffusion.denoisers import MLPDenoiser, MLPDenoiserConfig
+    m = MLPDenoiser(MLPDenoiserConfig(64, dim=32, depth=1, num_classes=10))
     x = torch.randn(3, 1, 8, 8)
     assert m(x, torch.tensor([0, 5, 999]), torch.tensor([1, 2, 10])).shape == x.shape
     with pytest.raises(ValueError, match="labels are required"):
