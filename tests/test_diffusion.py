@@ -269,3 +269,70 @@ def test_conditional_loss_passes_the_labels(schedule):
     assert torch.equal(seen["labels"], labels)
     torch.manual_seed(0)
     assert torch.equal(loss, ddpm.diffusion_loss(lambda x, t: model(x, t, labels), x0, schedule))
+
+
+def test_extract_checks_the_range_of_cpu_timesteps_only(schedule):
+    with pytest.raises(ValueError, match="t must lie in"):
+        ddpm.extract(schedule.betas, torch.tensor([0, len(schedule.betas)]), (2, 1))
+    # Off the CPU the range check would read t's values back (on a GPU: a sync at every
+    # sampling step), so it is skipped. Record the operations extract runs on a tensor
+    # that is not on the CPU ("meta": shapes only): no min/max reductions.
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    for device, reads_values in (("cpu", True), ("meta", False)):
+        with Record() as record:
+            out = ddpm.extract(schedule.betas, torch.tensor([3, 7], device=device), (2, 4, 4))
+        assert out.shape == (2, 1, 1)
+        assert any("min" in op or "max" in op for op in record.ops) == reads_values, (device, record.ops)
+
+
+def test_mlp_denoiser_class_dropout_uses_the_null_label():
+    from course_lib.diffusion.denoisers import MLPDenoiser, MLPDenoiserConfig
+    torch.manual_seed(0)
+    m = MLPDenoiser(MLPDenoiserConfig(4, dim=8, depth=1, num_classes=3, class_dropout=1.0))
+    x, t, y = torch.randn(5, 4), torch.zeros(5, dtype=torch.long), torch.tensor([0, 1, 2, 0, 1])
+    null = torch.full_like(y, m.null_label)
+    assert torch.equal(m(x, t, y), m(x, t, null)), "dropout 1.0 in training: every label is the null label"
+    m.eval()
+    assert not torch.equal(m(x, t, y), m(x, t, null)), "no dropout in eval mode"
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_train_denoiser_and_train_dit_train_then_load(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from course_lib.diffusion import denoisers_train, dit_train
+    from course_lib.train import TrainSettings
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    short = TrainSettings(steps=3, batch_size=8, lr=1e-3)
+    for train, recipe, name in ((denoisers_train.train_denoiser, replace(denoisers_train.PRESETS["cpu"], train=short),
+                                 "ddpm_digits"),
+                                (denoisers_train.train_denoiser, replace(denoisers_train.RING_PRESETS["cpu"],
+                                                                         train=short), "ddpm_ring"),
+                                (dit_train.train_dit, replace(dit_train.PRESETS["cpu"], train=short), "dit_digits")):
+        first = train(recipe, device=torch.device("cpu"), progress=False)
+        assert not first.run.cached and len(first.run.history) == 3 and not first.model.training
+        assert (tmp_path / "checkpoints" / f"{name}_{recipe.key()}.pt").exists()
+        again = train(recipe, device=torch.device("cpu"), progress=False)
+        assert again.run.cached and again.run.history == first.run.history
+        for a, b in zip(first.model.parameters(), again.model.parameters()):
+            assert torch.equal(a, b), "the loaded model is the trained one"
+
+
+def test_denoiser_recipe_refuses_mismatched_data():
+    from course_lib.diffusion.denoisers import MLPDenoiserConfig
+    from course_lib.diffusion.denoisers_train import DenoiserRecipe
+    with pytest.raises(ValueError, match="data must be one of"):
+        DenoiserRecipe(data="faces")
+    with pytest.raises(ValueError, match="data_dim must be 2"):
+        DenoiserRecipe(data="ring")
+    assert DenoiserRecipe(model=MLPDenoiserConfig(data_dim=2), data="ring").data == "ring"
