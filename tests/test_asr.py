@@ -1,4 +1,5 @@
-"""course_lib.speech.asr: tokenizer, Whisper-style model, decoding, CTC, WER."""
+"""course_lib.speech: the ASR tokenizer, Whisper-style model and decoding (asr), the CTC
+baseline (ctc), WER, and the recipes / load-or-train of asr_train."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ import jiwer
 import pytest
 import torch
 
-from course_lib.speech import asr
-from course_lib.speech.asr import (AsrConfig, ConvStem, CTCModel, Tokenizer, WhisperASR,
-                                   asr_loss, beam_search, collate_features, ctc_greedy,
-                                   greedy_decode)
-from course_lib.speech.recognize import edit_distance, word_error_rate
+from course_lib.metrics import word_error_rate
+from course_lib.speech import asr, asr_tokenizer, asr_train, ctc
+from course_lib.speech.asr import (AsrConfig, ConvStem, WhisperASR, asr_loss, beam_search,
+                                   collate_features, greedy_decode)
+from course_lib.speech.asr_tokenizer import Tokenizer
+from course_lib.speech.ctc import CTCModel, ctc_greedy
+from course_lib.train import TrainSettings
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-TINY = dict(n_mels=16, dim=32, heads=4, encoder_layers=2, decoder_layers=2, max_tokens=16)
+TINY = dict(n_mels=16, dim=32, heads=4, encoder_depth=2, decoder_depth=2, max_tokens=16)
 
 
 def _model(vocab_size=20, seed=0, **kw):
@@ -38,9 +41,9 @@ def _mels(lengths=(23, 14), n_mels=16, seed=0):
 def test_tokenizer_special_tokens_prompt_and_round_trip():
     tok = Tokenizer.from_texts(["three seven one", "drei sieben eins"])
     assert tok.vocabulary == ("drei", "eins", "one", "seven", "sieben", "three")
-    assert len(tok) == len(asr.SPECIAL_TOKENS) + 6
+    assert len(tok) == len(asr_tokenizer.SPECIAL_TOKENS) + 6
     assert tok.eot == 0 and tok.sot == 1
-    assert [tok.token_id(t) for t in asr.LANGUAGE_TOKENS] == tok.language_ids == [2, 3, 4, 5]
+    assert [tok.token_id(t) for t in asr_tokenizer.LANGUAGE_TOKENS] == tok.language_ids == [2, 3, 4, 5]
     assert tok.prompt("de", "translate") == [1, 3, 7]
     assert tok.prompt(None) == [1]
     seq = tok.sequence("drei sieben eins", "de", "translate")
@@ -64,7 +67,7 @@ def test_tokenizer_errors():
     with pytest.raises(ValueError, match="level must be"):
         Tokenizer(("a",), level="bpe")
     with pytest.raises(ValueError, match="special tokens"):
-        Tokenizer((asr.SOT,))
+        Tokenizer((asr_tokenizer.SOT,))
     with pytest.raises(TypeError, match="sequence of strings"):
         Tokenizer.from_texts("one two")
 
@@ -76,7 +79,7 @@ def test_features_are_whisper_log_mel_and_checked():
     wave = torch.randn(16000) * 0.1
     assert torch.equal(asr.features(wave), log_mel_whisper(wave))
     assert asr.features(wave).shape == (80, 100)
-    with pytest.raises(ValueError, match="wave16k must be a 1-D tensor"):
+    with pytest.raises(ValueError, match=r"wave16k must be \(T\)"):
         asr.features(torch.zeros(2, 16000))
 
 
@@ -95,9 +98,9 @@ def test_encoder_gives_the_same_features_alone_and_padded_in_a_batch():
     alone, _ = model.encoder(batch["mels"][1:, :, :14], batch["mel_lengths"][1:])
     assert pad.tolist()[1] == [False] * 7 + [True] * 5
     torch.testing.assert_close(audio[1, :7], alone[0], atol=1e-5, rtol=1e-5)
-    with pytest.raises(ValueError, match=r"mels must be \(B, 16, T\)"):
+    with pytest.raises(ValueError, match=r"mels must be \(B, n_mels=16, T\)"):
         model.encoder(torch.randn(2, 80, 10))
-    with pytest.raises(ValueError, match="lengths must be a \\(B,\\)"):
+    with pytest.raises(ValueError, match=r"lengths must be \(B=2\)"):
         model.encoder(batch["mels"], torch.tensor([3]))
 
 
@@ -189,7 +192,7 @@ def test_detect_language_returns_a_distribution_over_the_four_languages():
     batch = _mels()
     codes, probs = asr.detect_language(model, batch["mels"], batch["mel_lengths"], tok)
     assert probs.shape == (2, 4) and torch.allclose(probs.sum(-1), torch.ones(2))
-    assert all(c in asr.LANGUAGES for c in codes)
+    assert all(c in asr_tokenizer.LANGUAGES for c in codes)
 
 
 # ---------------------------------------------------------------- CTC
@@ -222,7 +225,7 @@ def test_ctc_model_learns_a_toy_task():
                 "label_lengths": torch.full((8,), 3)}
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     for _ in range(120):
-        loss = asr.ctc_loss(model, batch())
+        loss = ctc.ctc_loss(model, batch())
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -235,43 +238,109 @@ def test_ctc_model_learns_a_toy_task():
 
 # ---------------------------------------------------------------- WER
 
-def test_wer_agrees_with_jiwer_and_with_our_edit_distance():
+def _edit_distance(reference, hypothesis):
+    """Levenshtein distance in words (the oracle): one row of the table at a time."""
+    row = list(range(len(hypothesis) + 1))
+    for i, ref_word in enumerate(reference, 1):
+        previous, row[0] = row[:], i
+        for j, hyp_word in enumerate(hypothesis, 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
+    return row[-1]
+
+
+def test_wer_agrees_with_jiwer_and_with_an_edit_distance():
     rng = random.Random(0)
     words = ["one", "two", "three", "four"]
     refs = [" ".join(rng.choices(words, k=rng.randint(1, 6))) for _ in range(200)]
     hyps = [" ".join(rng.choices(words, k=rng.randint(0, 7))) for _ in range(200)]
-    assert asr.wer(refs, hyps) == pytest.approx(jiwer.wer(refs, hyps))
     assert word_error_rate(refs, hyps) == pytest.approx(jiwer.wer(refs, hyps))
+    edits = sum(_edit_distance(r.split(), h.split()) for r, h in zip(refs, hyps))
+    assert word_error_rate(refs, hyps) == pytest.approx(edits / sum(len(r.split()) for r in refs))
     for r, h in zip(refs, hyps):
         out = jiwer.process_words(r, h)
-        assert edit_distance(r.split(), h.split()) == out.substitutions + out.deletions + out.insertions
-    assert asr.wer(["a b c"], ["a x c d"]) == pytest.approx(2 / 3)     # 1 sub + 1 insertion
+        assert _edit_distance(r.split(), h.split()) == out.substitutions + out.deletions + out.insertions
+    assert word_error_rate(["a b c"], ["a x c d"]) == pytest.approx(2 / 3)     # 1 sub + 1 insertion
     with pytest.raises(ValueError, match="equally many"):
-        asr.wer(["a"], [])
+        word_error_rate(["a"], [])
     with pytest.raises(ValueError, match="at least one word"):
-        asr.wer([""], ["a"])
+        word_error_rate([""], ["a"])
 
 
-# ---------------------------------------------------------------- load-or-train
+# ---------------------------------------------------------------- recipes and load-or-train
 
-def test_train_asr_caches_by_recipe(tmp_path, monkeypatch):
+def test_recipes_are_typed_frozen_and_keyed():
+    recipe = asr_train.AsrRecipe()
+    assert asr_train.PRESETS["cpu"] == recipe and recipe.model.vocab_size == 0   # filled by train_asr
+    assert isinstance(recipe.model, AsrConfig) and isinstance(recipe.train, TrainSettings)
+    with pytest.raises(Exception):
+        recipe.model.dim = 8                                            # frozen
+    faster = asr_train.AsrRecipe(train=TrainSettings(steps=5, batch_size=4, lr=1e-3))
+    assert faster.key() != asr_train.AsrRecipe(train=TrainSettings(steps=6, batch_size=4, lr=1e-3)).key()
+    base_changed = asr_train.AsrFinetuneRecipe(base=faster)
+    assert base_changed.key() != asr_train.AsrFinetuneRecipe().key()    # the base is part of the key
+    with pytest.raises(ValueError, match="ctc_head must be True exactly when ctc_weight > 0"):
+        asr_train.AsrRecipe(ctc_weight=0.0)
+    pure = asr_train.AsrRecipe(ctc_weight=0.0, model=AsrConfig(ctc_head=False))
+    assert pure.model.ctc_head is False
+    with pytest.raises(ValueError, match="each data entry must be"):
+        asr_train.AsrRecipe(data=(("en", "en-us", "digits", 10, "transcribe"),))
+    with pytest.raises(ValueError, match="vocab_size is 0"):
+        WhisperASR(AsrConfig())
+    assert AsrConfig(dim=32, mlp_ratio=1.5).mlp_ratio == 1.5
+    model = WhisperASR(AsrConfig(vocab_size=10, dim=32, mlp_ratio=1.5))
+    assert model.decoder.blocks[0].mlp[0].out_features == 48           # int(dim * mlp_ratio)
+
+
+def test_train_asr_finetune_and_ctc_train_then_load(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
     data = (("en", "en-us", "digits", 10, ("transcribe",)), ("de", "de", "digits", 10, ("transcribe", "translate")))
-    recipe = asr.AsrRecipe(data=data, steps=4, batch_size=4, warmup=2, config=dict(dim=32, max_tokens=16))
-    trained = asr.train_asr(recipe, progress=False)
-    assert len(trained.history) == 4
+    recipe = asr_train.AsrRecipe(model=AsrConfig(dim=32, max_tokens=16), data=data,
+                                 train=TrainSettings(steps=4, batch_size=4, lr=2e-3, warmup=2))
+    trained = asr_train.train_asr(recipe, progress=False)
+    assert len(trained.run.history) == 4 and not trained.run.cached
+    assert trained.model.config.vocab_size == len(trained.tokenizer)
     assert (tmp_path / "checkpoints" / f"asr_{recipe.key()}.pt").exists()
-    again = asr.train_asr(recipe, progress=False)                      # loaded, not retrained
-    assert again.history == trained.history
+    again = asr_train.train_asr(recipe, progress=False)                 # loaded, not retrained
+    assert again.run.cached and again.run.history == trained.run.history
     for a, b in zip(trained.model.parameters(), again.model.parameters()):
         assert torch.equal(a, b)
-    clips = asr.load_data(data, progress=False)
+    clips = asr_train.load_data(data, progress=False)
     texts = trained.transcribe([c.wave for c in clips[:2]], language="en")
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
     assert len(trained.detect_language([clips[0].wave])) == 1
-    assert asr.AsrRecipe(steps=5).key() != asr.AsrRecipe(steps=6).key()
     with pytest.raises(ValueError, match="each data entry must be"):
-        asr.load_data([("en", "en-us", "digits", 10, "transcribe")])
-    tuned = asr.finetune_asr(trained, data[:1], steps=2, batch_size=2, progress=False)
-    assert len(tuned.history) == 2
+        asr_train.load_data([("en", "en-us", "digits", 10, "transcribe")])
+
+    tune = asr_train.AsrFinetuneRecipe(base=recipe, data=data[:1],
+                                       train=TrainSettings(steps=2, batch_size=2, lr=5e-4, seed=1))
+    tuned = asr_train.finetune_asr(tune, progress=False)
+    assert len(tuned.run.history) == 2 and tuned.recipe == tune
+    assert (tmp_path / "checkpoints" / f"asr_finetune_{tune.key()}.pt").exists()
     assert not all(torch.equal(a, b) for a, b in zip(trained.model.parameters(), tuned.model.parameters()))
+    for a, b in zip(again.model.parameters(), asr_train.train_asr(recipe, progress=False).model.parameters()):
+        assert torch.equal(a, b)                                        # the base is left unchanged
+    assert asr_train.finetune_asr(tune, progress=False).run.cached
+
+    ctc_recipe = asr_train.CTCRecipe(model=AsrConfig(dim=32, ctc_head=False), data=data[:1],
+                                     train=TrainSettings(steps=3, batch_size=4, lr=2e-3))
+    baseline = asr_train.train_ctc(ctc_recipe, progress=False)
+    assert len(baseline.run.history) == 3
+    assert (tmp_path / "checkpoints" / f"asr_ctc_{ctc_recipe.key()}.pt").exists()
+    assert asr_train.train_ctc(ctc_recipe, progress=False).run.cached
+    assert all(isinstance(t, str) for t in baseline.transcribe([c.wave for c in clips[:2]]))
+
+
+def test_example_batches_are_pure_functions_of_the_step():
+    made = []
+
+    def make():
+        made.append(1)
+        return [(torch.randn(80, 10 + i), [1, 2, 6, 8 + i % 3, 0], [i % 3 + 1]) for i in range(12)]
+    data = asr_train.example_batches(make, batch_size=4, seed=3)
+    assert not made                                                     # nothing made until asked
+    first, again = data(7), data(7)
+    assert len(made) == 1                                               # made once
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not torch.equal(data(8)["mel_lengths"], first["mel_lengths"]) or \
+        not torch.equal(data(8)["tokens"], first["tokens"])
+    assert set(first) == {"mels", "mel_lengths", "tokens", "token_lengths", "labels", "label_lengths"}

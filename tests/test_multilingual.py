@@ -77,3 +77,8 @@ def test_load_clips_is_cached_deterministic_and_checked(tmp_path, monkeypatch):
         ml.load_multilingual("de")
     with pytest.raises(ValueError, match="split must be one of"):
         ml.split(clips, "dev")
+
+
+def test_the_asr_tokenizer_has_a_language_token_for_every_language():
+    from course_lib.speech import asr_tokenizer
+    assert asr_tokenizer.LANGUAGES == ml.LANGUAGES

@@ -74,9 +74,9 @@ def test_relative_attention_matches_explicit_formula():
 @pytest.mark.parametrize("relative", [True, False])
 def test_cached_generation_equals_recompute(relative):
     torch.manual_seed(0)
-    cfg = MusicTransformerConfig(vocab_size=40, dim=32, heads=4, layers=2, context=16, relative=relative,
-                                 dropout=0.1, max_len=64)
-    model = MusicTransformer(cfg).eval()
+    config = MusicTransformerConfig(vocab_size=40, dim=32, heads=4, depth=2, context=16, relative=relative,
+                                    dropout=0.1, max_len=64)
+    model = MusicTransformer(config).eval()
     prompt = torch.randint(1, 40, (3, 5))
     a, la = generate(model, prompt, 30, temperature=0, use_cache=True, return_logits=True)
     b, lb = generate(model, prompt, 30, temperature=0, use_cache=False, return_logits=True)
@@ -94,7 +94,7 @@ def test_cached_generation_equals_recompute(relative):
 def test_model_is_causal_and_absolute_positions_are_bounded():
     torch.manual_seed(0)
     for relative in (True, False):
-        model = MusicTransformer(MusicTransformerConfig(vocab_size=30, dim=16, heads=2, layers=2, context=8,
+        model = MusicTransformer(MusicTransformerConfig(vocab_size=30, dim=16, heads=2, depth=2, context=8,
                                                         relative=relative, dropout=0.0, max_len=32)).eval()
         x = torch.randint(1, 30, (2, 12))
         y = x.clone()
@@ -166,7 +166,7 @@ def test_sequence_nll_scores_every_token_once():
 
 def test_lm_loss_ignores_padding():
     torch.manual_seed(0)
-    model = MusicTransformer(MusicTransformerConfig(vocab_size=20, dim=16, heads=2, layers=1, context=8, dropout=0.0))
+    model = MusicTransformer(MusicTransformerConfig(vocab_size=20, dim=16, heads=2, depth=1, context=8, dropout=0.0))
     batch = torch.randint(1, 20, (2, 9))
     padded = torch.cat([batch, torch.zeros(2, 4, dtype=torch.long)], 1)
     assert torch.allclose(lm_loss(model, batch), lm_loss(model, padded), atol=1e-6)
@@ -187,18 +187,50 @@ def test_ngram_counts_and_add_k():
         m.nll(seqs, k=0)
 
 
-def test_day14_training_helpers(tmp_path):
-    from course_lib.music.chorale_lm import TrainSettings, train_music_transformer
-    from course_lib.music.tokenizer import REMITokenizer
+def test_recipe_reproduces_day14_schedule_and_config_is_frozen():
+    from course_lib.music.transformer_train import PRESETS, MusicTransformerRecipe
 
-    s = TrainSettings(steps=100, warmup=10)
-    assert s.schedule(0) == pytest.approx(0.1) and s.schedule(9) == pytest.approx(0.98, abs=0.01)   # warm, then cosine
-    assert s.schedule(100) == pytest.approx(0.05)
+    s = MusicTransformerRecipe().train
+    assert PRESETS["cpu"] == MusicTransformerRecipe() and MusicTransformerRecipe().model.vocab_size == 0
+
+    def old_schedule(step, steps=450, warmup=30):     # what day 14 wrote out before the recipe
+        warm = min(1.0, (step + 1) / warmup)
+        return warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps)))
+    assert all(s.lr_multiplier(i) == pytest.approx(old_schedule(i), abs=1e-12) for i in range(460))
+    assert s.lr_multiplier(0) == pytest.approx(1 / 30) and s.lr_multiplier(450) == pytest.approx(0.05)
+    config = MusicTransformerConfig(vocab_size=20, dim=16, heads=2, depth=1, context=8, mlp_ratio=2.5)
+    with pytest.raises(Exception):
+        config.dim = 32
+    assert MusicTransformer(config).blocks[0].mlp[0].out_features == 40          # int(dim * mlp_ratio)
+    with pytest.raises(ValueError, match="vocab_size is 0"):
+        MusicTransformer(MusicTransformerConfig())
+    with pytest.raises(ValueError, match="heads must divide dim"):
+        MusicTransformerConfig(dim=10, heads=4)
+
+
+def test_train_music_transformer_trains_then_loads(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from course_lib.music import transformer_train
+    from course_lib.music.tokenizer import REMITokenizer
+    from course_lib.train import TrainSettings
+
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
     tok = REMITokenizer()
     seqs = [[1, 4, 12] + [tok.pitch_offset + 60, 5, 6] * 20 + [2]] * 3
-    torch.manual_seed(0)
-    model = MusicTransformer(MusicTransformerConfig(vocab_size=len(tok), dim=16, heads=2, layers=1, context=16))
-    history = train_music_transformer(model, tok, seqs, TrainSettings(steps=3, batch_size=2, warmup=1),
-                                      checkpoint=str(tmp_path / "m.pt"), device=torch.device("cpu"))
-    assert len(history) == 3 and all(math.isfinite(h) for h in history)
-    assert (tmp_path / "m.pt").exists()
+    monkeypatch.setattr(transformer_train, "chorale_token_splits", lambda tokenizer: (seqs, seqs[:1], seqs[:1]))
+    recipe = transformer_train.MusicTransformerRecipe(
+        model=MusicTransformerConfig(dim=16, heads=2, depth=1, context=16),
+        train=TrainSettings(steps=3, batch_size=2, lr=3e-3, warmup=1, decay="cosine", weight_decay=0.01))
+    trained = transformer_train.train_music_transformer(recipe, device=torch.device("cpu"), progress=False)
+    history = trained.run.history
+    assert len(history) == 3 and all(math.isfinite(h) for h in history) and not trained.run.cached
+    assert trained.model.config.vocab_size == len(trained.tokenizer) and not trained.model.training
+    assert (tmp_path / "checkpoints" / f"music_transformer_{recipe.key()}.pt").exists()
+    again = transformer_train.train_music_transformer(recipe, device=torch.device("cpu"), progress=False)
+    assert again.run.cached and again.run.history == history
+    assert all(torch.equal(a, b) for a, b in zip(trained.model.parameters(), again.model.parameters()))
+    absolute = replace(recipe, model=replace(recipe.model, relative=False))
+    assert absolute.key() != recipe.key()
+    assert transformer_train.train_music_transformer(absolute, device=torch.device("cpu"),
+                                                     progress=False).model.pos is not None

@@ -1,6 +1,7 @@
 """Music Transformer (Huang et al., 2018): a decoder-only transformer over music tokens
 with relative attention computed by the skewing trick; an absolute-position baseline;
-cached generation; temperature / top-k / top-p sampling; training and evaluation helpers.
+cached generation; temperature / top-k / top-p sampling; the loss, training windows and
+held-out NLL. Recipes and training: `transformer_train.py`.
 
 Relative attention adds to each logit a term that depends on the query-key *distance*
 r = j - i (r <= 0 under the causal mask), one learned vector E_r per distance and head:
@@ -18,15 +19,16 @@ V vocabulary.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.nn.attention import KVCache, MultiHeadAttention, _and_masks, scaled_dot_product_attention
+from course_lib.checks import check_positive_int
 from course_lib.music.tokenizer import PAD
+from course_lib.nn.attention import KVCache, MultiHeadAttention, _and_masks, scaled_dot_product_attention
+from course_lib.runtime import step_random
 
 
 # --------------------------------------------------------------------------- relative attention
@@ -95,39 +97,43 @@ class RelativeMultiHeadAttention(MultiHeadAttention):
 
 # --------------------------------------------------------------------------- model
 
-@dataclass
+@dataclass(frozen=True)
 class MusicTransformerConfig:
     """Sizes. relative=True: relative attention (distances up to `context`), no position
-    table; relative=False: a learned absolute position table of `max_len` rows."""
+    table; relative=False: a learned absolute position table of `max_len` rows.
+    vocab_size 0 in a recipe: `train_music_transformer` fills it from the tokenizer."""
 
-    vocab_size: int
+    vocab_size: int = 0
     dim: int = 128
     heads: int = 4
-    layers: int = 3
+    depth: int = 3
     context: int = 128
     relative: bool = True
     dropout: float = 0.1
     max_len: int = 1024
+    mlp_ratio: float = 4.0
 
     def __post_init__(self):
-        for name in ("vocab_size", "dim", "heads", "layers", "context", "max_len"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        check_positive_int(self.vocab_size, "vocab_size", allow_zero=True)
+        for name in ("dim", "heads", "depth", "context", "max_len"):
+            check_positive_int(getattr(self, name), name)
         if self.dim % self.heads:
             raise ValueError(f"heads must divide dim; got dim={self.dim}, heads={self.heads}")
+        if not self.mlp_ratio > 0:
+            raise ValueError(f"mlp_ratio must be positive; got {self.mlp_ratio!r}")
 
 
 class DecoderBlock(nn.Module):
     """Pre-norm block: x + attn(norm(x)) (causal), then x + mlp(norm(x))."""
 
-    def __init__(self, cfg: MusicTransformerConfig):
+    def __init__(self, config: MusicTransformerConfig):
         super().__init__()
-        self.norm1, self.norm2 = nn.LayerNorm(cfg.dim), nn.LayerNorm(cfg.dim)
-        self.attn = (RelativeMultiHeadAttention(cfg.dim, cfg.heads, cfg.context, dropout=cfg.dropout)
-                     if cfg.relative else MultiHeadAttention(cfg.dim, cfg.heads, dropout=cfg.dropout))
-        self.mlp = nn.Sequential(nn.Linear(cfg.dim, 4 * cfg.dim), nn.GELU(), nn.Linear(4 * cfg.dim, cfg.dim))
-        self.drop = nn.Dropout(cfg.dropout)
+        c, hidden = config, int(config.dim * config.mlp_ratio)
+        self.norm1, self.norm2 = nn.LayerNorm(c.dim), nn.LayerNorm(c.dim)
+        self.attn = (RelativeMultiHeadAttention(c.dim, c.heads, c.context, dropout=c.dropout)
+                     if c.relative else MultiHeadAttention(c.dim, c.heads, dropout=c.dropout))
+        self.mlp = nn.Sequential(nn.Linear(c.dim, hidden), nn.GELU(), nn.Linear(hidden, c.dim))
+        self.drop = nn.Dropout(c.dropout)
 
     def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:   # (B, L, D)
         x = x + self.drop(self.attn(self.norm1(x), is_causal=True, cache=cache))
@@ -137,15 +143,18 @@ class DecoderBlock(nn.Module):
 class MusicTransformer(nn.Module):
     """Decoder-only transformer: tokens (B, L) -> next-token logits (B, L, V)."""
 
-    def __init__(self, cfg: MusicTransformerConfig):
+    def __init__(self, config: MusicTransformerConfig):
         super().__init__()
-        self.cfg = cfg
-        self.tok = nn.Embedding(cfg.vocab_size, cfg.dim)
-        self.pos = None if cfg.relative else nn.Embedding(cfg.max_len, cfg.dim)
-        self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(DecoderBlock(cfg) for _ in range(cfg.layers))
-        self.norm = nn.LayerNorm(cfg.dim)
-        self.head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
+        if config.vocab_size < 1:
+            raise ValueError("config.vocab_size is 0: fill it from the tokenizer, "
+                             "dataclasses.replace(config, vocab_size=len(tokenizer))")
+        self.config = c = config
+        self.tok = nn.Embedding(c.vocab_size, c.dim)
+        self.pos = None if c.relative else nn.Embedding(c.max_len, c.dim)
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(DecoderBlock(c) for _ in range(c.depth))
+        self.norm = nn.LayerNorm(c.dim)
+        self.head = nn.Linear(c.dim, c.vocab_size, bias=False)
         self.head.weight = self.tok.weight                       # tied input/output embeddings
         self.apply(self._init)
 
@@ -169,8 +178,8 @@ class MusicTransformer(nn.Module):
         x = self.tok(idx)                                        # (B, L, D)
         if self.pos is not None:
             end = start + idx.shape[1]
-            if end > self.cfg.max_len:
-                raise ValueError(f"absolute positions go up to max_len={self.cfg.max_len}; asked for {end}")
+            if end > self.config.max_len:
+                raise ValueError(f"absolute positions go up to max_len={self.config.max_len}; asked for {end}")
             x = x + self.pos(torch.arange(start, end, device=idx.device))
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
@@ -189,8 +198,8 @@ def lm_loss(model: nn.Module, batch: Tensor) -> Tensor:
 
 def window_batches(sequences: list[list[int]], batch_size: int, length: int, seed: int = 0,
                    transpose: tuple[int, int] | None = None, pitch_offset: int | None = None):
-    """A function step -> (batch_size, length) long tensor of random windows (deterministic
-    per step, so `fit` resumes exactly). A window is `length` consecutive tokens of one
+    """A function step -> (batch_size, length) long tensor of random windows, drawn by
+    `runtime.step_random(seed, step)` (deterministic per step, so `fit` resumes exactly). A window is `length` consecutive tokens of one
     sequence (pieces chosen in proportion to their length; short ones are PAD-padded).
 
     transpose=(lo, hi): shift the window's Pitch tokens (ids pitch_offset .. +127) by a
@@ -204,7 +213,7 @@ def window_batches(sequences: list[list[int]], batch_size: int, length: int, see
     weights = [max(len(s) - 1, 1) for s in sequences]
 
     def batch(step: int) -> Tensor:
-        rng = random.Random(seed * 1_000_003 + step)
+        rng = step_random(seed, step)
         out = torch.full((batch_size, length), PAD, dtype=torch.long)
         for b, i in enumerate(rng.choices(range(len(tensors)), weights=weights, k=batch_size)):
             seq = tensors[i]
