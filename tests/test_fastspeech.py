@@ -1,4 +1,5 @@
-"""course_lib.speech.fastspeech and speech.speaker: targets, length regulator, model, encoder."""
+"""course_lib.speech.fastspeech (+ fastspeech_train), speech.speaker (+ speaker_train) and
+audio.prosody: targets, length regulator, model, encoder, load-or-train, synthesis."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.data.speech import make_utterance
-from course_lib.speech.fastspeech import (FastSpeech, FastSpeechConfig, collate_items, duration_loss,
-                                          fastspeech_loss, frame_pitch, length_regulate,
-                                          token_average, token_durations)
-from course_lib.speech.speaker import SpeakerEncoder, SpeakerEncoderConfig, embed_batch, voice_language
+from course_lib.audio.prosody import frame_pitch, token_average
+from course_lib.data.speech import make_utterance, voice_language
+from course_lib.speech.fastspeech import (FastSpeech, FastSpeechConfig, duration_loss, fastspeech_loss,
+                                          length_regulate, token_durations)
+from course_lib.speech.fastspeech_train import collate_items
+from course_lib.speech.speaker import SpeakerEncoder, SpeakerEncoderConfig, embed_batch
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -80,7 +82,7 @@ def test_length_regulate_against_a_loop():
     assert cut.shape == (2, 4, 3) and cut_len.tolist() == [4, 2]
     with pytest.raises(ValueError, match="non-negative integers"):
         length_regulate(x, d.float())
-    with pytest.raises(ValueError, match=r"\(B, N, D\)"):
+    with pytest.raises(ValueError, match=r"durations must be \(B=2, N=4\)"):
         length_regulate(x, d[:, :2])
 
 
@@ -95,7 +97,7 @@ def test_duration_loss_is_mse_on_log_d_plus_one():
 
 # ---------------------------------------------------------------- the model
 
-TINY = dict(n_symbols=12, n_mels=8, dim=16, heads=2, encoder_layers=1, decoder_layers=1, ff_dim=16,
+TINY = dict(vocab_size=12, n_mels=8, dim=16, heads=2, encoder_depth=1, decoder_depth=1, mlp_ratio=1.0,
             predictor_dim=8, speaker_dim=4, dropout=0.0, max_frames=64)
 
 
@@ -148,10 +150,12 @@ def test_infer_speed_and_pitch_controls():
 
 
 def test_config_errors():
-    with pytest.raises(ValueError, match="n_symbols"):
-        FastSpeechConfig(n_symbols=1)
+    with pytest.raises(ValueError, match="vocab_size"):
+        FastSpeechConfig(vocab_size=1)
+    with pytest.raises(ValueError, match="vocab_size must be >= 3"):   # a recipe's 0, never filled
+        FastSpeech(FastSpeechConfig())
     with pytest.raises(ValueError, match="divisible by heads"):
-        FastSpeechConfig(n_symbols=10, dim=30, heads=4)
+        FastSpeechConfig(vocab_size=10, dim=30, heads=4)
 
 
 # ---------------------------------------------------------------- speaker encoder
@@ -163,9 +167,9 @@ def test_speaker_encoder_unit_vectors_and_padding():
     batched = embed_batch(enc, mels)
     assert all(torch.allclose(e.norm(), torch.tensor(1.0)) for e in batched)
     assert torch.allclose(batched[1], enc.embed(mels[1]), atol=1e-5), "padding changed the d-vector"
-    with pytest.raises(ValueError, match=r"mels must be \(B, 8, T\)"):
+    with pytest.raises(ValueError, match=r"mels must be \(B, n_mels=8, T\)"):
         enc(torch.randn(2, 7, 10))
-    with pytest.raises(ValueError, match="mel must be a"):
+    with pytest.raises(ValueError, match=r"mel must be \(n_mels=8, frames\)"):
         enc.embed(torch.randn(1, 8, 10))
     assert voice_language("en-us+f4") == "en-us"
     with pytest.raises(ValueError, match="voice must be"):
@@ -174,18 +178,30 @@ def test_speaker_encoder_unit_vectors_and_padding():
 
 # ---------------------------------------------------------------- load or train, synthesize
 
-def test_train_fastspeech_tiny_recipe_loads_from_its_checkpoint_and_speaks(tmp_path):
-    from course_lib.speech.fastspeech import FastSpeechRecipe, train_fastspeech
-    from course_lib.speech.speaker import SpeakerRecipe
+def test_train_fastspeech_tiny_recipe_loads_from_its_checkpoint_and_speaks(tmp_path, monkeypatch):
+    from course_lib.data import speech
+    from course_lib.speech.fastspeech_train import FastSpeechRecipe, train_fastspeech
+    from course_lib.speech.speaker_train import SpeakerRecipe
+    from course_lib.train import TrainSettings
 
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))       # keep test files out of artifacts/
+    monkeypatch.setitem(speech.DOMAIN_SIZES, "digits", 30)
     voices = ("en-us", "en-us+f3")
-    recipe = FastSpeechRecipe(voices=voices, max_per_voice=8, steps=2, batch_size=4,
-                              config=dict(dim=16, ff_dim=16, predictor_dim=8, encoder_layers=1, decoder_layers=1),
-                              speaker=SpeakerRecipe(voices=voices, steps=2, batch_size=4, config=dict(channels=8, dim=8)))
-    checkpoint = str(tmp_path / "tiny")        # keep test checkpoints out of artifacts/
-    first = train_fastspeech(recipe, checkpoint=checkpoint, progress=False)
-    again = train_fastspeech(recipe, checkpoint=checkpoint, progress=False)
-    assert again.history == first.history and len(first.history) == 2
+    speaker = SpeakerRecipe(model=SpeakerEncoderConfig(channels=8, dim=8), voices=voices,
+                            train=TrainSettings(steps=2, batch_size=4, lr=3e-3))
+    recipe = FastSpeechRecipe(model=FastSpeechConfig(dim=16, mlp_ratio=1.0, predictor_dim=8, encoder_depth=1,
+                                                     decoder_depth=1, speaker_dim=8),
+                              train=TrainSettings(steps=2, batch_size=4, lr=2e-3), speaker=speaker,
+                              voices=voices, max_per_voice=8)
+    first = train_fastspeech(recipe, progress=False)
+    assert not first.run.cached and len(first.run.history) == 2
+    assert set(first.run.metrics) == {"mel", "duration", "pitch", "energy"}
+    assert first.model.config.vocab_size == len(first.table) and first.model.config.speaker_dim == 8
+    checkpoints = tmp_path / "checkpoints"
+    assert (checkpoints / f"fastspeech_{recipe.key()}.pt").exists()
+    assert (checkpoints / f"speaker_encoder_{speaker.key()}.pt").exists(), "the speaker encoder trained first"
+    again = train_fastspeech(recipe, progress=False)
+    assert again.run.cached and again.speaker.run.cached and again.run.history == first.run.history
     for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
         assert torch.equal(a, b)
     assert set(first.voices) == set(voices)
@@ -202,3 +218,14 @@ def test_train_fastspeech_tiny_recipe_loads_from_its_checkpoint_and_speaks(tmp_p
         first.mel("  ", "en-us")
     with pytest.raises(ValueError, match="vocoder must be"):
         first.vocode(mel, "wavenet")
+
+
+def test_fastspeech_recipe_checks_the_speaker_width_and_presets_hold_the_lessons_settings():
+    from course_lib.speech.fastspeech_train import PRESETS, FastSpeechRecipe
+    from course_lib.speech.speaker_train import SpeakerRecipe
+
+    with pytest.raises(ValueError, match="speaker_dim"):
+        FastSpeechRecipe(speaker=SpeakerRecipe(model=SpeakerEncoderConfig(dim=32)))
+    cpu, gpu = PRESETS["cpu"], PRESETS["gpu"]
+    assert (cpu.train.steps, cpu.train.batch_size, gpu.train.steps, gpu.train.batch_size) == (250, 16, 1500, 32)
+    assert len(cpu.voices) == 27 and cpu.speaker.voices == cpu.voices and cpu.model.vocab_size == 0

@@ -96,6 +96,20 @@ def test_load_corpus_caches_and_checks(tmp_path, monkeypatch):
         load_corpus("digits")
 
 
+def test_voice_utterances_of_extra_voices_are_cached_and_split_like_the_corpus(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    utts = speech.voice_utterances("en-us+m3", "digits", 4)
+    assert [u.text for u in utts] == [t for _, t in sentences("digits", 4)]
+    assert all(u.voice == "en-us+m3" and u.split == split_of(u.text) and sum(u.durations) == u.n_frames
+               for u in utts)
+    assert [p.name for p in (tmp_path / "speech" / f"voices_v{speech.VOICE_VERSION}").iterdir()] == \
+        ["en-us+m3_digits_4.pt"]
+    again = speech.voice_utterances("en-us+m3", "digits", 4)         # from the cache
+    assert all(torch.equal(a.mel, b.mel) and a.phonemes == b.phonemes for a, b in zip(utts, again))
+    assert speech.voice_language("en-us+f4") == "en-us" and len(speech.TTS_VOICES) == 27
+    assert not set(speech.UNSEEN_VOICES) & set(speech.TTS_VOICES)
+
+
 def test_collate_pads_and_masks():
     items = [([5, 6, 7, 1], torch.ones(N_MELS, 10)), ([8, 1], 2 * torch.ones(N_MELS, 4))]
     batch = collate(items)

@@ -1,4 +1,4 @@
-"""course_lib.speech.tacotron (and the Griffin-Lim vocoder, the PocketSphinx judge)."""
+"""course_lib.speech.tacotron and tacotron_train (and the Griffin-Lim vocoder, the PocketSphinx judge)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = dict(n_mels=16, reduction=2, embed_dim=16, encoder_dim=16, attention_dim=8,
             location_filters=4, location_kernel=5, prenet_dim=16, rnn_dim=24,
-            postnet_channels=8, postnet_layers=3, max_steps=40)
+            postnet_channels=8, postnet_depth=3, max_steps=40)
 
 
 def _batch(n_mels=16):
@@ -32,9 +32,11 @@ def _batch(n_mels=16):
 
 def test_config_errors():
     with pytest.raises(ValueError, match="encoder_dim must be even"):
-        TacotronConfig(n_symbols=10, encoder_dim=15)
-    with pytest.raises(ValueError, match="n_symbols"):
-        TacotronConfig(n_symbols=0)
+        TacotronConfig(vocab_size=10, encoder_dim=15)
+    with pytest.raises(ValueError, match="vocab_size"):
+        TacotronConfig(vocab_size=-1)
+    with pytest.raises(ValueError, match="vocab_size must be >= 3"):   # a recipe's 0, never filled
+        Tacotron(TacotronConfig())
 
 
 def test_masked_softmax():
@@ -120,7 +122,7 @@ def test_alignment_is_monotonic():
 
 def test_forward_shapes_masks_and_loss():
     torch.manual_seed(0)
-    model = Tacotron(TacotronConfig(n_symbols=10, **TINY))
+    model = Tacotron(TacotronConfig(vocab_size=10, **TINY))
     batch = _batch()
     out = model(batch["tokens"], batch["token_lengths"], batch["mels"], batch["mel_lengths"])
     assert out.mel.shape == out.mel_postnet.shape == (2, 16, 12)      # ceil(11 / 2) * 2
@@ -146,7 +148,7 @@ def test_forward_shapes_masks_and_loss():
 def test_teacher_forcing_feeds_the_previous_step_last_frame():
     """The decoder output at step i may depend on frames < i*r only (causality)."""
     torch.manual_seed(0)
-    model = Tacotron(TacotronConfig(n_symbols=10, **TINY)).eval()
+    model = Tacotron(TacotronConfig(vocab_size=10, **TINY)).eval()
     batch = _batch()
     torch.manual_seed(3)
     a = model(batch["tokens"], batch["token_lengths"], batch["mels"]).mel
@@ -161,7 +163,7 @@ def test_teacher_forcing_feeds_the_previous_step_last_frame():
 
 def test_tiny_overfit_learns_alignment_and_stop():
     torch.manual_seed(0)
-    cfg = TacotronConfig(n_symbols=10, **{**TINY, "prenet_dropout": 0.0})
+    cfg = TacotronConfig(vocab_size=10, **{**TINY, "prenet_dropout": 0.0})
     model = Tacotron(cfg)
     g = torch.Generator().manual_seed(1)
     # each token is a distinct "sound": 2 frames of a fixed random mel vector
@@ -169,7 +171,7 @@ def test_tiny_overfit_learns_alignment_and_stop():
     seqs = [[3, 4, 5, 6, 1], [6, 5, 1], [4, 4, 3, 1]]
     items = [(s, sounds[torch.tensor(s)].repeat_interleave(2, 0).T.contiguous()) for s in seqs]
     batch = collate(items)
-    model.set_normalization([m for _, m in items])
+    model.mel_norm.fit([m for _, m in items])
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(150):
         out = model(batch["tokens"], batch["token_lengths"], batch["mels"], batch["mel_lengths"])
@@ -200,10 +202,11 @@ def test_griffin_lim_vocoder_round_trip():
 def test_word_error_rate_and_judge():
     pytest.importorskip("pocketsphinx")
     from course_lib.data.speech import speak
-    from course_lib.speech.recognize import Recognizer, edit_distance, word_error_rate
+    from course_lib.metrics import word_error_rate
+    from course_lib.speech.recognize import Recognizer
 
-    assert edit_distance("a b c".split(), "a c".split()) == 1
-    assert edit_distance("a b".split(), "x a b y".split()) == 2
+    assert word_error_rate(["a b c"], ["a c"]) == 1 / 3
+    assert word_error_rate(["a b"], ["x a b y"]) == 2 / 2
     assert word_error_rate(["one two three", "four"], ["one three", "five six"]) == 3 / 4
     with pytest.raises(ValueError):
         word_error_rate(["a"], [])
@@ -215,21 +218,31 @@ def test_word_error_rate_and_judge():
 
 
 def test_train_tacotron_records_snapshots_and_loads_its_checkpoint(tmp_path, monkeypatch):
+    from dataclasses import replace
+
     from course_lib.data import speech
-    from course_lib.speech.tacotron import TacotronRecipe, train_tacotron
+    from course_lib.speech.tacotron_train import PRESETS, TacotronRecipe, train_tacotron
+    from course_lib.train import TrainSettings
 
     monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
     monkeypatch.setitem(speech.DOMAIN_SIZES, "digits", 30)
-    config = {k: v for k, v in TINY.items() if k != "n_mels"}
-    recipe = TacotronRecipe(steps=4, batch_size=4, snapshot_steps=(0, 2, 4), config=config)
-    first = train_tacotron(recipe, checkpoint="tiny", progress=False)
-    assert len(first.history) == 4 and sorted(first.snapshots) == [0, 2, 4]
+    config = TacotronConfig(**{k: v for k, v in TINY.items() if k != "n_mels"})
+    recipe = TacotronRecipe(model=config, train=TrainSettings(steps=4, batch_size=4, lr=2e-3),
+                            snapshot_steps=(0, 2, 4))
+    first = train_tacotron(recipe, progress=False)
+    assert len(first.run.history) == 4 and not first.run.cached and sorted(first.snapshots) == [0, 2, 4]
+    assert set(first.run.metrics) == {"mel", "postnet", "stop", "guided"}
+    assert first.model.config.vocab_size == len(first.table)
     n_tokens = len(first.table.encode(first.probe.phonemes))
     assert first.snapshots[4].shape == (-(-first.probe.n_frames // 2), n_tokens)
+    assert not torch.equal(first.snapshots[0], first.snapshots[4]), "the snapshots follow training"
     assert not first.model.training
-    again = train_tacotron(recipe, checkpoint="tiny", progress=False)      # loads, no training
-    assert again.history == first.history
+    assert (tmp_path / "checkpoints" / f"tacotron_{recipe.key()}.pt").exists()
+    again = train_tacotron(recipe, progress=False)      # loads, no training
+    assert again.run.cached and again.run.history == first.run.history
+    assert sorted(again.snapshots) == [0, 2, 4], "the snapshots are saved with the checkpoint"
     assert all(torch.equal(again.snapshots[k], first.snapshots[k]) for k in first.snapshots)
     for a, b in zip(again.model.parameters(), first.model.parameters()):
         assert torch.equal(a, b)
-    assert recipe.key() != TacotronRecipe(steps=5).key()
+    assert recipe.key() != replace(recipe, guided_weight=0.0).key()
+    assert PRESETS["cpu"] == TacotronRecipe() and PRESETS["cpu"].model.vocab_size == 0

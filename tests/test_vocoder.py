@@ -1,4 +1,5 @@
-"""course_lib.speech.vocoder: the neural vocoder's pieces and the multi-resolution STFT loss."""
+"""course_lib.speech.vocoder (+ vocoder_train): the neural vocoder's pieces, the
+multi-resolution STFT loss, load-or-train."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from course_lib.speech.vocoder import (RESOLUTIONS, ConvNeXtBlock, NeuralVocoder
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-TINY = dict(n_mels=16, channels=16, layers=2, kernel=3, n_fft=64, hop_length=16)
+TINY = dict(n_mels=16, dim=16, depth=2, kernel=3, n_fft=64, hop_length=16)
 
 
 def _waves(seed=0, B=2, T=2048):
@@ -75,7 +76,7 @@ def test_vocoder_is_spectrum_then_one_istft():
     wave = model(mel)
     assert wave.shape == (3, 8 * 16)
     assert torch.allclose(wave, dsp.istft(spec, 64, 16), atol=1e-6)
-    with pytest.raises(ValueError, match=r"mel must be \(B, 16, frames\)"):
+    with pytest.raises(ValueError, match=r"mel must be \(B, n_mels=16, frames\)"):
         model(torch.randn(3, 8, 9))
 
 
@@ -106,3 +107,28 @@ def test_vocode_input_checks_and_peak():
 def test_griffin_lim_vocoder_still_there():
     mel = torch.full((80, 20), -5.0)
     assert griffin_lim_vocoder(mel, n_iter=2).shape == (19 * 200,)
+
+
+def test_convnext_mlp_ratio_sets_the_hidden_width():
+    assert ConvNeXtBlock(8, 3, mlp_ratio=1.5).mlp[0].out_features == 12
+    assert NeuralVocoder(VocoderConfig(**{**TINY, "mlp_ratio": 3.0})).blocks[0].mlp[0].out_features == 48
+
+
+def test_train_vocoder_trains_then_loads_from_artifacts(tmp_path, monkeypatch):
+    from course_lib.data import speech
+    from course_lib.speech.vocoder_train import PRESETS, VocoderRecipe, train_vocoder
+    from course_lib.train import TrainSettings
+
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    monkeypatch.setitem(speech.DOMAIN_SIZES, "digits", 30)
+    recipe = VocoderRecipe(model=VocoderConfig(dim=16, depth=1), voices=("en-us",), per_voice=3,
+                           train=TrainSettings(steps=3, batch_size=2, lr=2e-3))
+    first = train_vocoder(recipe, progress=False)
+    assert not first.run.cached and len(first.run.history) == 3 and set(first.run.metrics) == {"sc", "mag"}
+    assert (tmp_path / "checkpoints" / f"neural_vocoder_{recipe.key()}.pt").exists()
+    again = train_vocoder(recipe, progress=False)
+    assert again.run.cached and again.run.history == first.run.history
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(),
+                                                 again.model.state_dict().values()))
+    assert vocode(again.model, torch.randn(80, 5)).shape == (4 * 200,)
+    assert PRESETS["gpu"].train.steps == 1500 and PRESETS["gpu"].train.batch_size == 16

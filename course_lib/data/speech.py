@@ -40,7 +40,8 @@ from course_lib.speech.text import SymbolTable, digits_to_words, normalize, phon
 
 __all__ = ["VERSION", "SAMPLE_RATE", "N_FFT", "HOP_LENGTH", "N_MELS", "F_MAX", "DOMAINS",
            "VOICES", "SPLITS", "Utterance", "SpeechCorpus", "sentences", "split_of",
-           "log_mel", "durations_to_frames", "speak", "make_utterance", "load_corpus", "collate"]
+           "log_mel", "durations_to_frames", "speak", "make_utterance", "load_corpus", "collate",
+           "EXTRA_VOICES", "UNSEEN_VOICES", "TTS_VOICES", "voice_language", "voice_utterances"]
 
 VERSION = 2
 SAMPLE_RATE = 16_000        # Hz, after resampling eSpeak's 22,050 Hz
@@ -244,11 +245,6 @@ class Utterance:
         return speak(self.text, self.voice)
 
 
-def _one_thread():
-    """Small tensor ops run fastest on one thread (and far faster on a busy machine)."""
-    return torch_threads(1)
-
-
 def speak(text: str, voice: str = "en-us") -> torch.Tensor:
     """eSpeak NG speaking `text` (as given: normalise first), resampled to 16 kHz: (T,)."""
     syn = espeak.synthesize(text, voice=voice)
@@ -260,7 +256,7 @@ def make_utterance(written: str, voice: str = "en-us", domain: str = "general",
     """Synthesise one utterance and compute its features (see the module docstring)."""
     text = normalize(written) if text is None else text
     syn = espeak.synthesize(text, voice=voice)
-    with _one_thread():
+    with torch_threads(1):     # small tensor ops: fastest on one thread, far faster on a busy machine
         wave = resample(torch.from_numpy(syn.wave), syn.sample_rate, SAMPLE_RATE)   # (T,)
         mel = log_mel(wave)                                                          # (80, frames)
     frames = durations_to_frames(syn.durations, syn.sample_rate, mel.shape[1])
@@ -331,6 +327,55 @@ def load_corpus(domains: Sequence[str] = DOMAINS, voices: Sequence[str] = VOICES
     utterances = [u for v in voices for d in domains for u in _shard(v, d, progress)]
     table = SymbolTable.from_tokens(t for u in utterances for t in u.phonemes)
     return SpeechCorpus(utterances, table)
+
+
+# ---------------------------------------------------------------- more voices
+
+VOICE_VERSION = 2
+# eSpeak NG voice *variants* of American English (other pitch, formants, breathiness,
+# speed), all with en-us phonemes. Cloning needs many training voices: with a handful,
+# a TTS model only learns to pick the nearest one.
+EXTRA_VOICES = ("en-us+m1", "en-us+m2", "en-us+m3", "en-us+m5", "en-us+m7", "en-us+f1",
+                "en-us+f2", "en-us+f4", "en-us+Alex", "en-us+Andy", "en-us+Annie", "en-us+Denis",
+                "en-us+Gene", "en-us+Jacky", "en-us+Lee", "en-us+Mike", "en-us+Storm",
+                "en-us+Tweaky", "en-us+adam", "en-us+aunty", "en-us+belinda", "en-us+boris",
+                "en-us+david", "en-us+edward", "en-us+grandpa", "en-us+linda", "en-us+max",
+                "en-us+norbert", "en-us+quincy", "en-us+robert", "en-us+steph", "en-us+zac")
+# Never used in training: the voices to clone from one reference clip.
+UNSEEN_VOICES = ("en-us+f5", "en-us+m4", "en-us+m6", "en-us+Alicia", "en-us+shelby", "en-us+travis")
+# What the multi-speaker models train on: the corpus' 3 voices + 24 eSpeak variants.
+TTS_VOICES = (*VOICES, *EXTRA_VOICES[:24])
+
+
+def voice_language(voice: str) -> str:
+    """The phonemizer voice of a voice name: 'en-us+f4' -> 'en-us' (the variant dropped)."""
+    if not isinstance(voice, str) or not voice:
+        raise ValueError(f"voice must be a non-empty str like 'en-us+f3'; got {voice!r}")
+    return voice.split("+")[0]
+
+
+def voice_utterances(voice: str, domain: str = "digits", n: int | None = None,
+                     progress: bool = False) -> list[Utterance]:
+    """Corpus-style utterances of any eSpeak voice.
+
+    For the corpus voices (`VOICES`) this is the cached corpus shard (its first `n`);
+    other voices (e.g. EXTRA_VOICES) are synthesised with `make_utterance` from the first
+    `n` sentences of the domain and cached under artifacts/speech/voices_v{VOICE_VERSION}/.
+    Splits are the corpus' (by text).
+    """
+    if voice in VOICES:
+        utts = load_corpus((domain,), (voice,), progress=progress).utterances
+        return utts if n is None else utts[:n]
+    pairs = sentences(domain, None)[:n] if n is not None else sentences(domain)
+    path = artifacts_dir("speech", f"voices_v{VOICE_VERSION}") / f"{voice}_{domain}_{len(pairs)}.pt"
+    if path.exists():
+        return [_from_record(r) for r in torch.load(path, weights_only=False)]
+    with torch_threads(1):
+        records = [_to_record(make_utterance(w, voice, domain, t)) for w, t in pairs]
+    tmp = path.with_suffix(".tmp")
+    torch.save(records, tmp)
+    tmp.replace(path)
+    return [_from_record(r) for r in records]
 
 
 # ---------------------------------------------------------------- batches

@@ -1,10 +1,10 @@
-"""An independent judge of intelligibility: CMU PocketSphinx and word error rate.
+"""An independent judge of intelligibility: CMU PocketSphinx, scored by word error rate.
 
 A TTS model is only as good as what a listener understands. We use a recogniser that
 has nothing to do with our models, PocketSphinx (the `pocketsphinx` wheel with its
 bundled US-English acoustic model, offline), restricted by a JSGF grammar to the
 domain's words in any order (a "word loop"), and score its transcript with the word
-error rate:
+error rate (`course_lib.metrics.word_error_rate`):
 
     judge = Recognizer(["zero", "one", ..., "nine"])
     judge.transcribe(wave16k)                   # 'four zero seven'
@@ -17,37 +17,16 @@ so even the teacher's WER is well above 0: compare, do not read absolute values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 import torch
 
-__all__ = ["Recognizer", "word_error_rate", "edit_distance"]
+__all__ = ["Recognizer"]
 
 SAMPLE_RATE = 16_000
 TARGET_RMS = 0.05            # every wave is scaled to this loudness before recognition
 LEAD_SILENCE = 0.1           # seconds of silence added before and after
-
-
-def edit_distance(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
-    """Levenshtein distance in words: substitutions + deletions + insertions."""
-    row = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, 1):
-        previous, row[0] = row[:], i
-        for j, hyp_word in enumerate(hypothesis, 1):
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
-    return row[-1]
-
-
-def word_error_rate(references: Iterable[str], hypotheses: Iterable[str]) -> float:
-    """Corpus WER: total word edits / total reference words (may exceed 1)."""
-    references, hypotheses = list(references), list(hypotheses)
-    if len(references) != len(hypotheses):
-        raise ValueError(f"got {len(references)} references but {len(hypotheses)} hypotheses")
-    words = sum(len(r.split()) for r in references)
-    if words == 0:
-        raise ValueError("the references contain no words")
-    return sum(edit_distance(r.split(), h.split()) for r, h in zip(references, hypotheses)) / words
 
 
 class Recognizer:

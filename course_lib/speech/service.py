@@ -258,7 +258,7 @@ def serve(synthesizer: Synthesizer, voices: Sequence[str], api_key: str, host: s
 
 
 def fastspeech_synthesizer(tts, vocoder: str = "neural") -> Synthesizer:
-    """Adapt a `fastspeech.TrainedFastSpeech` to the service: settings speed and pitch."""
+    """Adapt a `fastspeech_train.TrainedFastSpeech` to the service: settings speed and pitch."""
     def synthesize(text: str, voice_id: str, settings: dict):
         return tts.synthesize(text, voice=voice_id, speed=settings.get("speed", 1.0),
                               pitch=settings.get("pitch", 0.0), vocoder=vocoder)
@@ -320,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--api-key", default=os.environ.get("COURSE_TTS_API_KEY"))
     parser.add_argument("--vocoder", default="neural", choices=["neural", "griffin_lim"])
     args = parser.parse_args(argv)
-    from course_lib.speech.fastspeech import train_fastspeech
+    from course_lib.speech.fastspeech_train import train_fastspeech
 
     tts = train_fastspeech()
     key = args.api_key or secrets.token_urlsafe(16)

@@ -1,8 +1,8 @@
 """Tacotron 2 (Shen et al., 2018), small: text ids -> log-mel frames, one step at a time.
 
-    model = Tacotron(TacotronConfig(n_symbols=len(table)))
+    model = Tacotron(TacotronConfig(vocab_size=len(table)))
     out = model(batch["tokens"], batch["token_lengths"], batch["mels"], batch["mel_lengths"])
-    loss, parts = tacotron_loss(out, batch)              # mel, postnet mel, stop, guided attention
+    loss, parts = tacotron_loss(out, batch, model)       # mel, postnet mel, stop, guided attention
     mel, alignment, lengths = model.infer(tokens, token_lengths)
 
 The pieces, in the order data flows through them:
@@ -26,39 +26,39 @@ The pieces, in the order data flows through them:
 
 Training helpers: `stop_targets` (1 from the last frame on), `guided_attention_weights`
 (Tachibana et al., 2017: W_nt = 1 - exp(-(n/N - t/T)^2 / 2g^2) penalises attention
-far from the diagonal), `tacotron_loss`. Measures: `alignment_is_monotonic`.
+far from the diagonal), `tacotron_loss`, `teacher_forced_loss` (forward + loss, what
+training minimises). Measures: `alignment_is_monotonic`. The recipe, its presets and
+`train_tacotron` are in `tacotron_train.py`.
 """
 
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.runtime import settings_key, torch_threads
+from course_lib.audio.normalize import MelNormalizer
+from course_lib.checks import check_positive_int, check_shape
 
 __all__ = ["TacotronConfig", "Tacotron", "Encoder", "Prenet", "Postnet",
            "LocationSensitiveAttention", "location_features", "masked_softmax",
            "stop_targets", "guided_attention_weights", "guided_attention_loss",
-           "tacotron_loss", "alignment_is_monotonic", "TacotronOutput", "TacotronRecipe",
-           "TrainedTacotron", "train_tacotron", "one_thread"]
+           "tacotron_loss", "teacher_forced_loss", "alignment_is_monotonic", "TacotronOutput"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class TacotronConfig:
     """Sizes. The defaults are a CPU-sized Tacotron 2 (0.6 M parameters with 26 symbols);
-    the paper's sizes in comments (28 M parameters)."""
-    n_symbols: int
+    the paper's sizes in comments (28 M parameters). vocab_size: the phoneme table's size
+    (PAD 0, EOS 1); 0 in a recipe, where `train_tacotron` fills it from the data."""
+    vocab_size: int = 0
     n_mels: int = 80
     reduction: int = 4                 # frames predicted per decoder step (paper: 1)
     embed_dim: int = 64                # 512
-    encoder_convs: int = 3
+    encoder_depth: int = 3             # convolutions before the BiLSTM
     encoder_kernel: int = 5
     encoder_dim: int = 64              # BiLSTM output, 2 x 32 (512)
     dropout: float = 0.5               # encoder convolutions
@@ -69,16 +69,15 @@ class TacotronConfig:
     prenet_dropout: float = 0.5
     rnn_dim: int = 128                 # attention LSTM and decoder LSTM (1024)
     postnet_channels: int = 64         # 512
-    postnet_layers: int = 5
+    postnet_depth: int = 5
     postnet_kernel: int = 5
     max_steps: int = 200               # inference: decoder steps before giving up
 
     def __post_init__(self):
-        for name in ("n_symbols", "n_mels", "reduction", "embed_dim", "encoder_dim",
-                     "attention_dim", "location_filters", "rnn_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        check_positive_int(self.vocab_size, "vocab_size", allow_zero=True)
+        for name in ("n_mels", "reduction", "embed_dim", "encoder_dim", "attention_dim",
+                     "location_filters", "rnn_dim", "postnet_depth"):
+            check_positive_int(getattr(self, name), name)
         if self.encoder_dim % 2:
             raise ValueError(f"encoder_dim must be even (two LSTM directions); got {self.encoder_dim}")
         if self.location_kernel % 2 == 0:
@@ -90,15 +89,15 @@ class TacotronConfig:
 class Encoder(nn.Module):
     """ids (B, N) + lengths (B,) -> memory (B, N, encoder_dim), zero at padded positions."""
 
-    def __init__(self, cfg: TacotronConfig):
+    def __init__(self, config: TacotronConfig):
         super().__init__()
-        self.embedding = nn.Embedding(cfg.n_symbols, cfg.embed_dim, padding_idx=0)
-        pad = (cfg.encoder_kernel - 1) // 2
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
+        pad = (config.encoder_kernel - 1) // 2
         self.convs = nn.ModuleList(nn.Sequential(
-            nn.Conv1d(cfg.embed_dim, cfg.embed_dim, cfg.encoder_kernel, padding=pad),
-            nn.BatchNorm1d(cfg.embed_dim), nn.ReLU(), nn.Dropout(cfg.dropout))
-            for _ in range(cfg.encoder_convs))
-        self.lstm = nn.LSTM(cfg.embed_dim, cfg.encoder_dim // 2, batch_first=True,
+            nn.Conv1d(config.embed_dim, config.embed_dim, config.encoder_kernel, padding=pad),
+            nn.BatchNorm1d(config.embed_dim), nn.ReLU(), nn.Dropout(config.dropout))
+            for _ in range(config.encoder_depth))
+        self.lstm = nn.LSTM(config.embed_dim, config.encoder_dim // 2, batch_first=True,
                             bidirectional=True)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
@@ -187,15 +186,15 @@ class Prenet(nn.Module):
 class Postnet(nn.Module):
     """mel (B, n_mels, T) -> residual (B, n_mels, T): conv + BN + tanh, last one linear."""
 
-    def __init__(self, cfg: TacotronConfig):
+    def __init__(self, config: TacotronConfig):
         super().__init__()
-        pad = (cfg.postnet_kernel - 1) // 2
-        channels = [cfg.n_mels] + [cfg.postnet_channels] * (cfg.postnet_layers - 1) + [cfg.n_mels]
+        pad = (config.postnet_kernel - 1) // 2
+        channels = [config.n_mels] + [config.postnet_channels] * (config.postnet_depth - 1) + [config.n_mels]
         self.layers = nn.ModuleList()
         for i, (c_in, c_out) in enumerate(zip(channels, channels[1:])):
-            last = i == cfg.postnet_layers - 1
+            last = i == config.postnet_depth - 1
             self.layers.append(nn.Sequential(
-                nn.Conv1d(c_in, c_out, cfg.postnet_kernel, padding=pad), nn.BatchNorm1d(c_out),
+                nn.Conv1d(c_in, c_out, config.postnet_kernel, padding=pad), nn.BatchNorm1d(c_out),
                 nn.Identity() if last else nn.Tanh(), nn.Dropout(0.1)))
 
     def forward(self, mel: Tensor) -> Tensor:
@@ -215,42 +214,33 @@ class TacotronOutput:
 
 
 class Tacotron(nn.Module):
-    """Tacotron 2 with a reduction factor. Mels are normalised inside with per-band
-    mean/std buffers (`set_normalization`), so outputs are in the corpus' log-mel units."""
+    """Tacotron 2 with a reduction factor. It predicts normalised mels: `mel_norm`
+    (`audio.normalize.MelNormalizer`, fitted on the training mels with
+    `model.mel_norm.fit(mels)`) maps them back, so outputs are in log-mel units."""
 
-    def __init__(self, cfg: TacotronConfig):
+    def __init__(self, config: TacotronConfig):
         super().__init__()
-        self.cfg = cfg
-        self.encoder = Encoder(cfg)
-        self.prenet = Prenet(cfg.n_mels, cfg.prenet_dim, cfg.prenet_dropout)
-        self.attention_rnn = nn.LSTMCell(cfg.prenet_dim + cfg.encoder_dim, cfg.rnn_dim)
-        self.attention = LocationSensitiveAttention(cfg.rnn_dim, cfg.encoder_dim, cfg.attention_dim,
-                                                    cfg.location_filters, cfg.location_kernel)
-        self.decoder_rnn = nn.LSTMCell(cfg.rnn_dim + cfg.encoder_dim, cfg.rnn_dim)
-        self.frames = nn.Linear(cfg.rnn_dim + cfg.encoder_dim, cfg.n_mels * cfg.reduction)
-        self.stop = nn.Linear(cfg.rnn_dim + cfg.encoder_dim, 1)
-        self.postnet = Postnet(cfg)
-        self.register_buffer("mel_mean", torch.zeros(cfg.n_mels, 1))
-        self.register_buffer("mel_std", torch.ones(cfg.n_mels, 1))
-
-    def set_normalization(self, mels: list[Tensor]) -> None:
-        """Per-band mean and std of (n_mels, frames) training mels."""
-        frames = torch.cat([m for m in mels], dim=1)                      # (n_mels, sum T)
-        self.mel_mean.copy_(frames.mean(1, keepdim=True))
-        self.mel_std.copy_(frames.std(1, keepdim=True).clamp_min(1e-3))
-
-    def normalize(self, mel: Tensor) -> Tensor:
-        return (mel - self.mel_mean) / self.mel_std
-
-    def denormalize(self, mel: Tensor) -> Tensor:
-        return mel * self.mel_std + self.mel_mean
+        if config.vocab_size < 3:
+            raise ValueError(f"config.vocab_size must be >= 3 (PAD, EOS, a symbol); got {config.vocab_size}: "
+                             "fill it from the phoneme table, replace(config, vocab_size=len(table))")
+        self.config = c = config
+        self.encoder = Encoder(c)
+        self.prenet = Prenet(c.n_mels, c.prenet_dim, c.prenet_dropout)
+        self.attention_rnn = nn.LSTMCell(c.prenet_dim + c.encoder_dim, c.rnn_dim)
+        self.attention = LocationSensitiveAttention(c.rnn_dim, c.encoder_dim, c.attention_dim,
+                                                    c.location_filters, c.location_kernel)
+        self.decoder_rnn = nn.LSTMCell(c.rnn_dim + c.encoder_dim, c.rnn_dim)
+        self.frames = nn.Linear(c.rnn_dim + c.encoder_dim, c.n_mels * c.reduction)
+        self.stop = nn.Linear(c.rnn_dim + c.encoder_dim, 1)
+        self.postnet = Postnet(c)
+        self.mel_norm = MelNormalizer(c.n_mels)
 
     # -- one decoder step
     def _init_state(self, memory: Tensor) -> dict[str, Tensor]:
         B, N, D = memory.shape
         zeros = lambda *shape: memory.new_zeros(*shape)                   # noqa: E731
-        return {"h_att": zeros(B, self.cfg.rnn_dim), "c_att": zeros(B, self.cfg.rnn_dim),
-                "h_dec": zeros(B, self.cfg.rnn_dim), "c_dec": zeros(B, self.cfg.rnn_dim),
+        return {"h_att": zeros(B, self.config.rnn_dim), "c_att": zeros(B, self.config.rnn_dim),
+                "h_dec": zeros(B, self.config.rnn_dim), "c_dec": zeros(B, self.config.rnn_dim),
                 "context": zeros(B, D), "previous": zeros(B, N), "cumulative": zeros(B, N)}
 
     def _step(self, prenet_out: Tensor, state: dict, memory: Tensor, processed: Tensor,
@@ -270,18 +260,17 @@ class Tacotron(nn.Module):
         return self.frames(out), self.stop(out).squeeze(-1), weights
 
     def _encode(self, tokens: Tensor, token_lengths: Tensor):
-        if tokens.ndim != 2 or token_lengths.shape != tokens.shape[:1]:
-            raise ValueError(f"tokens must be (B, N) and token_lengths (B,); got "
-                             f"{tuple(tokens.shape)} and {tuple(token_lengths.shape)}")
+        check_shape(tokens, "tokens", "B N")
+        check_shape(token_lengths, "token_lengths", "B", B=tokens.shape[0])
         memory = self.encoder(tokens, token_lengths)                      # (B, N, D)
         mask = torch.arange(tokens.shape[1], device=tokens.device) < token_lengths[:, None]
         return memory, self.attention.process_memory(memory), mask
 
     def _finish(self, frames: list[Tensor], stops: list[Tensor], weights: list[Tensor]):
         B = frames[0].shape[0]
-        mel = torch.stack(frames, 1).reshape(B, -1, self.cfg.n_mels).transpose(1, 2)  # (B, n_mels, T)
+        mel = torch.stack(frames, 1).reshape(B, -1, self.config.n_mels).transpose(1, 2)  # (B, n_mels, T)
         mel_post = mel + self.postnet(mel)
-        return TacotronOutput(self.denormalize(mel), self.denormalize(mel_post),
+        return TacotronOutput(self.mel_norm.inverse(mel), self.mel_norm.inverse(mel_post),
                               torch.stack(stops, 1), torch.stack(weights, 1))
 
     def forward(self, tokens: Tensor, token_lengths: Tensor, mels: Tensor,
@@ -291,12 +280,11 @@ class Tacotron(nn.Module):
         Step i is fed the last true frame of step i - 1 (a zero "go" frame at step 0).
         Output frames: steps * reduction >= T (ceil(T / reduction) steps).
         """
-        r, n_mels = self.cfg.reduction, self.cfg.n_mels
-        if mels.ndim != 3 or mels.shape[1] != n_mels:
-            raise ValueError(f"mels must be (B, {n_mels}, T); got {tuple(mels.shape)}")
+        r, n_mels = self.config.reduction, self.config.n_mels
+        check_shape(mels, "mels", "B n_mels T", n_mels=n_mels)
         memory, processed, mask = self._encode(tokens, token_lengths)
         steps = math.ceil(mels.shape[2] / r)
-        target = F.pad(self.normalize(mels), (0, steps * r - mels.shape[2]))  # (B, n_mels, steps*r)
+        target = F.pad(self.mel_norm(mels), (0, steps * r - mels.shape[2]))  # (B, n_mels, steps*r)
         inputs = torch.cat([target.new_zeros(len(mels), n_mels, 1),
                             target[:, :, r - 1:-1:r]], dim=2)             # (B, n_mels, steps)
         prenet_out = self.prenet(inputs.transpose(1, 2))                  # (B, steps, P)
@@ -318,18 +306,18 @@ class Tacotron(nn.Module):
         """
         was_training = self.training
         self.eval()
-        max_steps = max_steps or self.cfg.max_steps
+        max_steps = max_steps or self.config.max_steps
         memory, processed, mask = self._encode(tokens, token_lengths)
-        B, r = len(tokens), self.cfg.reduction
+        B, r = len(tokens), self.config.reduction
         state = self._init_state(memory)
-        previous_frame = memory.new_zeros(B, self.cfg.n_mels)
+        previous_frame = memory.new_zeros(B, self.config.n_mels)
         done = torch.zeros(B, dtype=torch.bool, device=tokens.device)
         steps = torch.full((B,), max_steps, device=tokens.device)
         frames, stops, weights = [], [], []
         for i in range(max_steps):
             f, s, w = self._step(self.prenet(previous_frame), state, memory, processed, mask)
             frames.append(f), stops.append(s), weights.append(w)
-            previous_frame = f[:, -self.cfg.n_mels:]
+            previous_frame = f[:, -self.config.n_mels:]
             stopping = ~done & (torch.sigmoid(s) > stop_threshold)
             steps[stopping] = i + 1
             done |= stopping
@@ -340,9 +328,6 @@ class Tacotron(nn.Module):
         valid = torch.arange(out.mel_postnet.shape[2], device=tokens.device) < lengths[:, None]
         self.train(was_training)
         return out.mel_postnet * valid[:, None], out.alignment, lengths
-
-    def config_dict(self) -> dict:
-        return asdict(self.cfg)
 
 
 # ---------------------------------------------------------------- losses
@@ -386,14 +371,14 @@ def tacotron_loss(out: TacotronOutput, batch: dict, model: Tacotron,
 
     Returns (total loss, dict of the parts as floats).
     """
-    r = model.cfg.reduction
+    r = model.config.reduction
     mels, lengths = batch["mels"], batch["mel_lengths"]
     T = mels.shape[2]
     mask = batch["mel_mask"][:, None].float()                                  # (B, 1, T)
-    target = model.normalize(mels)
+    target = model.mel_norm(mels)
     n_real = mask.sum() * mels.shape[1]
-    mel_loss = (((model.normalize(out.mel[..., :T]) - target) ** 2) * mask).sum() / n_real
-    post_loss = (((model.normalize(out.mel_postnet[..., :T]) - target) ** 2) * mask).sum() / n_real
+    mel_loss = (((model.mel_norm(out.mel[..., :T]) - target) ** 2) * mask).sum() / n_real
+    post_loss = (((model.mel_norm(out.mel_postnet[..., :T]) - target) ** 2) * mask).sum() / n_real
     steps = out.stop_logits.shape[1]
     stop_target = stop_targets(lengths, steps * r)[:, r - 1::r]                # (B, steps)
     stop_loss = F.binary_cross_entropy_with_logits(out.stop_logits, stop_target)
@@ -402,6 +387,14 @@ def tacotron_loss(out: TacotronOutput, batch: dict, model: Tacotron,
     total = mel_loss + post_loss + stop_loss + guided_weight * guide
     return total, {"mel": mel_loss.item(), "postnet": post_loss.item(), "stop": stop_loss.item(),
                    "guided": guide.item()}
+
+
+def teacher_forced_loss(model: Tacotron, batch: dict, guided_weight: float = 1.0,
+                        g: float = 0.2) -> tuple[Tensor, dict]:
+    """What training minimises: the teacher-forced forward pass of a padded batch
+    (`data.speech.collate`) and its `tacotron_loss`. Returns (total, parts)."""
+    out = model(batch["tokens"], batch["token_lengths"], batch["mels"], batch["mel_lengths"])
+    return tacotron_loss(out, batch, model, guided_weight, g)
 
 
 # ---------------------------------------------------------------- measures
@@ -415,125 +408,8 @@ def alignment_is_monotonic(alignment: Tensor, n_tokens: int, max_back: int = 1,
     ahead by more than max_jump, starts within the first `edge` + 1 tokens and ends
     within the last `edge` + 1.
     """
-    if alignment.ndim != 2:
-        raise ValueError(f"alignment must be (steps, N); got {tuple(alignment.shape)}")
+    check_shape(alignment, "alignment", "steps N")
     path = alignment[:, :n_tokens].argmax(-1)
     moves = path.diff()
     return bool((moves >= -max_back).all() and (moves <= max_jump).all()
                 and path[0] <= edge and path[-1] >= n_tokens - 1 - edge)
-
-
-# ---------------------------------------------------------------- the training recipe
-
-@contextmanager
-def one_thread(device: torch.device | str = "cpu"):
-    """On CPU, run torch on one thread: a Tacotron step is hundreds of tiny ops, and
-    splitting each over threads costs more than it saves (far more on a busy machine)."""
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    with torch_threads(1):
-        yield
-
-
-@dataclass
-class TacotronRecipe:
-    """What `train_tacotron` trains: data, model sizes, optimisation, alignment snapshots."""
-    domains: tuple[str, ...] = ("digits",)
-    voices: tuple[str, ...] = ("en-us",)
-    steps: int = 300
-    batch_size: int = 16
-    lr: float = 2e-3
-    guided_weight: float = 1.0         # 0 switches guided attention off
-    g: float = 0.2
-    seed: int = 0
-    snapshot_steps: tuple[int, ...] = (0, 25, 50, 100, 200, 300)
-    config: dict = field(default_factory=dict)   # TacotronConfig fields besides n_symbols
-
-    def key(self) -> str:
-        """8 hex digits naming these settings (part of the checkpoint's file name)."""
-        return settings_key(self)
-
-
-@dataclass
-class TrainedTacotron:
-    """model (eval mode), its phoneme table, the loss of every step, and the teacher-forced
-    alignment (steps, N) of a fixed validation sentence (`probe`) at each snapshot step."""
-    model: Tacotron
-    table: object
-    history: list[float]
-    snapshots: dict[int, Tensor]
-    probe: object
-    recipe: TacotronRecipe
-
-    def encode(self, utterances: Sequence) -> dict[str, Tensor]:
-        """A padded batch (data.speech.collate) of corpus utterances: phoneme ids + EOS, mels."""
-        from course_lib.data.speech import collate
-        return collate([(self.table.encode(u.phonemes), u.mel) for u in utterances])
-
-
-def train_tacotron(recipe: TacotronRecipe | None = None, checkpoint: str | None = "tacotron",
-                   device: torch.device | None = None, progress: bool = True) -> TrainedTacotron:
-    """Train Tacotron on the corpus of `recipe` with `train.fit`, or load it when trained.
-
-    Batches: `batch_size` random training utterances per step (seeded by the step, so a
-    resumed run sees the same batches). Loss: `tacotron_loss` with the recipe's guided
-    attention weight. Checkpoint: artifacts/checkpoints/{checkpoint}_{recipe.key()}.pt
-    (plus the alignment snapshots beside it); None trains without saving.
-    """
-    from course_lib.data.speech import collate, load_corpus
-    from course_lib.runtime import get_device
-    from course_lib.train import checkpoint_path, fit
-
-    recipe = recipe or TacotronRecipe()
-    device = device or get_device()
-    corpus = load_corpus(recipe.domains, recipe.voices, progress=progress)
-    table = corpus.phoneme_table
-    train, valid = corpus.split("train"), corpus.split("valid")
-    items = [(table.encode(u.phonemes), u.mel) for u in train]
-    probe = valid[0]
-    probe_batch = collate([(table.encode(probe.phonemes), probe.mel)])
-
-    torch.manual_seed(recipe.seed)
-    model = Tacotron(TacotronConfig(n_symbols=len(table), **recipe.config))
-    model.set_normalization([u.mel for u in train])
-
-    snapshots: dict[int, Tensor] = {}
-    snap_path = None
-    if checkpoint is not None:
-        path = checkpoint_path(f"{checkpoint}_{recipe.key()}")
-        snap_path = path.with_name(path.stem + "_alignments.pt")
-        if snap_path.exists():
-            snapshots = torch.load(snap_path, weights_only=False)
-
-    def snapshot(step: int) -> None:
-        if step not in recipe.snapshot_steps or step in snapshots:
-            return
-        was_training = model.training
-        model.eval()
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            batch = {k: v.to(device) for k, v in probe_batch.items()}
-            out = model(batch["tokens"], batch["token_lengths"], batch["mels"], batch["mel_lengths"])
-        snapshots[step] = out.alignment[0].cpu()
-        model.train(was_training)
-        if snap_path is not None:
-            torch.save(snapshots, snap_path)
-
-    def data(step: int) -> dict[str, Tensor]:
-        snapshot(step)                       # the model has been trained for `step` steps
-        rng = random.Random(recipe.seed * 1_000_003 + step)
-        return collate(rng.sample(items, min(recipe.batch_size, len(items))))
-
-    def loss_fn(model: Tacotron, batch: dict[str, Tensor]) -> Tensor:
-        out = model(batch["tokens"], batch["token_lengths"], batch["mels"], batch["mel_lengths"])
-        return tacotron_loss(out, batch, model, recipe.guided_weight, recipe.g)[0]
-
-    with one_thread(device):
-        model.to(device)
-        history = fit(model, loss_fn, data, steps=recipe.steps, lr=recipe.lr, device=device,
-                      checkpoint=None if checkpoint is None else f"{checkpoint}_{recipe.key()}",
-                      checkpoint_every=100, desc="tacotron", progress=progress)
-        snapshot(recipe.steps)
-    model.eval()
-    return TrainedTacotron(model, table, history, snapshots, probe, recipe)

@@ -17,7 +17,7 @@ Griffin-Lim find phases that fit the magnitudes. It needs no training, and it is
 "robotic, phasey" sound of early TTS demos; Day 11 compares neural vocoders with it.
 
     wave = griffin_lim_vocoder(mel)        # mel (80, frames) from data.speech.log_mel
-    voc = train_vocoder()                  # the neural one: loaded from artifacts/ or trained
+    voc = train_vocoder()                  # the neural one (vocoder_train.py): loaded or trained
     wave = vocode(voc.model, mel)
 
 The MR-STFT loss is averaged over the resolutions (the mean of the two terms).
@@ -26,21 +26,18 @@ The MR-STFT loss is averaged over the resolutions (the mean of the two terms).
 from __future__ import annotations
 
 import functools
-import random
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib.audio import dsp
-from course_lib.data.speech import F_MAX, HOP_LENGTH, N_FFT, SAMPLE_RATE
-from course_lib.runtime import settings_key
+from course_lib.audio.normalize import MelNormalizer
+from course_lib.checks import check_positive_int, check_shape
+from course_lib.data.speech import F_MAX, HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
 
 __all__ = ["mel_to_linear", "griffin_lim_vocoder", "stft_magnitude", "multi_resolution_stft_loss",
-           "RESOLUTIONS", "VocoderConfig", "ConvNeXtBlock", "NeuralVocoder", "vocode",
-           "VocoderRecipe", "TrainedVocoder", "train_vocoder"]
+           "RESOLUTIONS", "VocoderConfig", "ConvNeXtBlock", "NeuralVocoder", "vocoder_loss", "vocode"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -112,34 +109,37 @@ def multi_resolution_stft_loss(est: Tensor, ref: Tensor,
 
 # ---------------------------------------------------------------- the network
 
-@dataclass
+@dataclass(frozen=True)
 class VocoderConfig:
-    """n_mels in; channels and ConvNeXt blocks; the output STFT (n_fft, hop = mel hop)."""
-    n_mels: int = 80
-    channels: int = 128
-    layers: int = 4
+    """n_mels in; width `dim` and `depth` ConvNeXt blocks (MLP hidden int(dim * mlp_ratio),
+    depthwise kernel); the output STFT (n_fft, hop = the mel's hop)."""
+    n_mels: int = N_MELS
+    dim: int = 128
+    depth: int = 4
+    mlp_ratio: float = 2.0
     kernel: int = 7
     n_fft: int = N_FFT
     hop_length: int = HOP_LENGTH
 
     def __post_init__(self):
-        for name in ("n_mels", "channels", "layers", "kernel", "n_fft", "hop_length"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int; got {v!r}")
+        for name in ("n_mels", "dim", "depth", "kernel", "n_fft", "hop_length"):
+            check_positive_int(getattr(self, name), name)
+        if not self.mlp_ratio > 0:
+            raise ValueError(f"mlp_ratio must be > 0; got {self.mlp_ratio!r}")
 
 
 class ConvNeXtBlock(nn.Module):
     """x + W2 GELU(W1 LN(DWConv(x))): a depthwise conv mixes time, the MLP mixes channels.
 
-    (B, C, M) -> (B, C, M).
+    (B, C, M) -> (B, C, M); the MLP's hidden width is int(C * mlp_ratio).
     """
 
-    def __init__(self, channels: int, kernel: int):
+    def __init__(self, dim: int, kernel: int, mlp_ratio: float = 2.0):
         super().__init__()
-        self.dwconv = nn.Conv1d(channels, channels, kernel, padding=kernel // 2, groups=channels)
-        self.norm = nn.LayerNorm(channels)
-        self.mlp = nn.Sequential(nn.Linear(channels, 2 * channels), nn.GELU(), nn.Linear(2 * channels, channels))
+        hidden = int(dim * mlp_ratio)
+        self.dwconv = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.norm = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.dwconv(x).transpose(1, 2)                                   # (B, M, C)
@@ -153,22 +153,21 @@ class NeuralVocoder(nn.Module):
     each) -> X = exp(log|X|) (cos p + i sin p) -> one inverse STFT (`audio.dsp.istft`).
     """
 
-    def __init__(self, cfg: VocoderConfig):
+    def __init__(self, config: VocoderConfig):
         super().__init__()
-        self.cfg = cfg
-        C, n_freq = cfg.channels, cfg.n_fft // 2 + 1
-        self.inp = nn.Conv1d(cfg.n_mels, C, cfg.kernel, padding=cfg.kernel // 2)
-        self.blocks = nn.ModuleList([ConvNeXtBlock(C, cfg.kernel) for _ in range(cfg.layers)])
+        self.config = config
+        C, n_freq = config.dim, config.n_fft // 2 + 1
+        self.inp = nn.Conv1d(config.n_mels, C, config.kernel, padding=config.kernel // 2)
+        self.blocks = nn.ModuleList([ConvNeXtBlock(C, config.kernel, config.mlp_ratio)
+                                     for _ in range(config.depth)])
         self.norm = nn.LayerNorm(C)
         self.head = nn.Linear(C, 2 * n_freq)
-        self.register_buffer("mel_mean", torch.zeros(cfg.n_mels, 1))
-        self.register_buffer("mel_std", torch.ones(cfg.n_mels, 1))
+        self.mel_norm = MelNormalizer(config.n_mels)     # per-band statistics of the training mels
 
     def spectrum(self, mel: Tensor) -> Tensor:
         """Complex STFT (B, F, M) predicted from log-mel (B, n_mels, M)."""
-        if mel.ndim != 3 or mel.shape[1] != self.cfg.n_mels:
-            raise ValueError(f"mel must be (B, {self.cfg.n_mels}, frames); got {tuple(mel.shape)}")
-        h = self.inp((mel - self.mel_mean) / self.mel_std)                  # (B, C, M)
+        check_shape(mel, "mel", "B n_mels frames", n_mels=self.config.n_mels)
+        h = self.inp(self.mel_norm(mel))                                    # (B, C, M)
         for blk in self.blocks:
             h = blk(h)
         out = self.head(self.norm(h.transpose(1, 2))).transpose(1, 2)       # (B, 2F, M)
@@ -178,7 +177,14 @@ class NeuralVocoder(nn.Module):
 
     def forward(self, mel: Tensor) -> Tensor:
         spec = self.spectrum(mel)
-        return dsp.istft(spec, self.cfg.n_fft, self.cfg.hop_length)          # (B, (M - 1) * hop)
+        return dsp.istft(spec, self.config.n_fft, self.config.hop_length)    # (B, (M - 1) * hop)
+
+
+def vocoder_loss(model: NeuralVocoder, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict]:
+    """The training loss: `multi_resolution_stft_loss` of the vocoded mel segments
+    (B, n_mels, M) against their waves (B, (M - 1) * hop). Returns (loss, {"sc", "mag"})."""
+    mels, waves = batch
+    return multi_resolution_stft_loss(model(mels), waves)
 
 
 @torch.no_grad()
@@ -189,88 +195,7 @@ def vocode(model: NeuralVocoder, log_mel: Tensor) -> Tensor:
                          f"got {getattr(log_mel, 'shape', type(log_mel).__name__)}")
     was = model.training
     model.eval()
-    wave = model(log_mel[None].to(model.mel_mean.device).float())[0].cpu()
+    wave = model(log_mel[None].to(model.mel_norm.mean.device).float())[0].cpu()
     model.train(was)
     peak = wave.abs().max()
     return wave * (0.9 / peak) if peak > 0.9 else wave
-
-
-# ---------------------------------------------------------------- training
-
-@dataclass
-class VocoderRecipe:
-    """What `train_vocoder` trains: teacher waves of `voices`, segments, optimisation."""
-    voices: tuple[str, ...] = ("en-us", "en-us+f3", "en-gb-x-rp", "en-us+m1", "en-us+m3",
-                               "en-us+m7", "en-us+f1", "en-us+f4")
-    domain: str = "digits"
-    n_per_voice: int = 40            # sentences generated per voice outside the corpus
-    per_voice: int = 30              # training utterances per voice
-    segment: int = 32                # mel frames per training segment (0.4 s)
-    steps: int = 300
-    batch_size: int = 8
-    lr: float = 2e-3
-    seed: int = 0
-    config: dict = field(default_factory=dict)
-
-    def key(self) -> str:
-        return settings_key(self)
-
-
-@dataclass
-class TrainedVocoder:
-    model: NeuralVocoder
-    history: list[float]
-    recipe: VocoderRecipe
-
-
-def train_vocoder(recipe: VocoderRecipe | None = None, checkpoint: str | None = "day11_vocoder",
-                  device: torch.device | None = None, progress: bool = True) -> TrainedVocoder:
-    """Train the neural vocoder on teacher (mel, wave) pairs with the MR-STFT loss, or load it.
-
-    Data: `per_voice` training utterances of each voice (day 09's corpus or
-    `speaker.voice_utterances`), spoken again by eSpeak for the wave. A batch holds
-    `batch_size` random segments of `segment` frames and their (segment - 1) * hop
-    samples (seeded by the step). Checkpoint: artifacts/checkpoints/{checkpoint}_{key}.pt.
-    """
-    from course_lib.data import speech
-    from course_lib.runtime import get_device, torch_threads
-    from course_lib.speech.speaker import voice_utterances
-    from course_lib.train import fit
-
-    recipe = recipe or VocoderRecipe()
-    device = device or get_device()
-    hop = HOP_LENGTH
-    pairs = []
-    for v in recipe.voices:
-        utts = [u for u in voice_utterances(v, recipe.domain, None if v in speech.VOICES else recipe.n_per_voice)
-                if u.split == "train"][:recipe.per_voice]
-        pairs += [(u.mel, u.wave()) for u in utts]
-    torch.manual_seed(recipe.seed)
-    model = NeuralVocoder(VocoderConfig(**recipe.config))
-    frames = torch.cat([m for m, _ in pairs], 1)
-    model.mel_mean.copy_(frames.mean(1, keepdim=True))
-    model.mel_std.copy_(frames.std(1, keepdim=True).clamp_min(1e-3))
-    M = recipe.segment
-
-    def data(step: int):
-        rng = random.Random(recipe.seed * 1_000_003 + step)
-        mels, waves = [], []
-        for _ in range(recipe.batch_size):
-            mel, wave = pairs[rng.randrange(len(pairs))]
-            start = rng.randrange(max(mel.shape[1] - M, 0) + 1)
-            seg = mel[:, start:start + M]
-            w = wave[start * hop:start * hop + (M - 1) * hop]
-            mels.append(F.pad(seg, (0, M - seg.shape[1]), value=float(mel.min())))
-            waves.append(F.pad(w, (0, (M - 1) * hop - len(w))))
-        return torch.stack(mels), torch.stack(waves)
-
-    def loss_fn(model: NeuralVocoder, batch) -> Tensor:
-        mels, waves = batch
-        return multi_resolution_stft_loss(model(mels), waves)[0]
-
-    with torch_threads(1) if device.type == "cpu" else nullcontext():
-        history = fit(model, loss_fn, data, steps=recipe.steps, lr=recipe.lr, device=device,
-                      checkpoint=None if checkpoint is None else f"{checkpoint}_{recipe.key()}",
-                      checkpoint_every=10**9, desc="vocoder", progress=progress)
-    model.eval()
-    return TrainedVocoder(model, history, recipe)
