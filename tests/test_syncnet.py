@@ -1,4 +1,5 @@
-"""course_lib.sync.syncnet: lower half, the expert loss, encoders, windows, load-or-train."""
+"""course_lib.sync.syncnet and syncnet_train: lower half, the expert loss, encoders, windows,
+the recipe and load-or-train."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import torch.nn.functional as F
 
 from course_lib.data.faces import make_clip
 from course_lib.sync import avsync, syncnet
-from course_lib.sync.syncnet import (FaceWindows, SyncNet, SyncNetConfig, SyncNetRecipe,
-                                     embed_clip, lower_half, sync_loss, train_syncnet)
+from course_lib.sync.syncnet import FaceWindows, SyncNet, SyncNetConfig, embed_clip, lower_half, sync_loss
+from course_lib.sync.syncnet_train import PRESETS, SyncNetRecipe, TrainedSyncNet, train_syncnet
+from course_lib.train import TrainSettings
 
 TINY = SyncNetConfig(width=4, dim=8)
 
@@ -98,13 +100,32 @@ def test_embed_clip_shapes():
 
 def test_train_syncnet_runs_and_loads_from_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
-    recipe = SyncNetRecipe(n_clips=24, steps=3, batch_size=8, config={**TINY.__dict__})
+    recipe = SyncNetRecipe(model=TINY, train=TrainSettings(steps=3, batch_size=8, lr=2e-3, seed=17), n_clips=24)
     first = train_syncnet(recipe, progress=False)
-    assert len(first.history) == 3 and 0.0 <= first.valid_accuracy <= 1.0
+    assert isinstance(first, TrainedSyncNet) and first.recipe == recipe
+    assert len(first.run.history) == 3 and 0.0 <= first.valid_accuracy <= 1.0 and not first.run.cached
     assert not first.model.training and not any(p.requires_grad for p in first.model.parameters())
     again = train_syncnet(recipe, progress=False)              # loaded: same weights, no training
-    assert again.history == first.history
+    assert again.run.cached and again.run.history == first.run.history
+    assert again.valid_accuracy == first.valid_accuracy
     for p, q in zip(first.model.parameters(), again.model.parameters()):
         assert torch.equal(p, q)
     assert len(list((tmp_path / "checkpoints").glob(f"syncnet_{recipe.key()}*"))) == 1
-    assert SyncNetRecipe(steps=4).key() != SyncNetRecipe(steps=5).key()
+    steps = lambda n: SyncNetRecipe(train=TrainSettings(steps=n, batch_size=64, lr=2e-3, seed=17))
+    assert steps(4).key() != steps(5).key()
+    assert SyncNetRecipe(max_shift=10).key() != SyncNetRecipe().key()
+
+
+def test_recipe_is_frozen_and_typed_and_presets_follow_the_lesson():
+    recipe = SyncNetRecipe()
+    with pytest.raises(Exception):
+        recipe.n_clips = 10                                     # frozen
+    with pytest.raises(Exception):
+        recipe.model.width = 8
+    assert isinstance(recipe.model, SyncNetConfig) and isinstance(recipe.train, TrainSettings)
+    # "cpu" is what day 17 trained before presets existed, "gpu" its CUDA branch
+    assert PRESETS["cpu"] == recipe
+    assert (recipe.n_clips, recipe.train.steps, recipe.train.batch_size, recipe.train.lr,
+            recipe.train.seed) == (200, 300, 64, 2e-3, 17)
+    gpu = PRESETS["gpu"]
+    assert (gpu.train.steps, gpu.train.batch_size) == (2000, 128) and gpu.model == recipe.model

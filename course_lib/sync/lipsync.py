@@ -1,8 +1,7 @@
 """A Wav2Lip-style lip-sync generator: redraw the mouth of a face so it says new audio.
 
-    expert = syncnet.train_syncnet()
-    gen = train_lipsync(expert)                       # cached under artifacts/checkpoints/
-    frames = dub(gen.model, face_clip_frames, new_wave16k)    # (T, 3, H, W) in [0, 1]
+    model = LipSyncGenerator(LipSyncConfig())         # trained by lipsync_train.train_lipsync
+    frames = dub(model, face_clip_frames, new_wave16k)       # (T, 3, H, W) in [0, 1]
 
 Wav2Lip (Prajwal et al., 2020) in miniature. For every output frame t the generator sees
 - a **reference** frame of the same person (another frame of the clip): who it is;
@@ -19,24 +18,25 @@ Loss, on windows of 5 consecutive frames (so the expert can judge them):
 w = 0 until the expert's sync loss on the generated frames falls below `sync_start`
 (Wav2Lip: 0.75), then `sync_weight` (Wav2Lip: 0.03). The expert is frozen: only the
 generator learns from it, like a discriminator that is never updated.
+
+The recipe (which holds the expert's), its size presets, the window batches and
+`train_lipsync` (which decides when w switches on) are in `lipsync_train.py`.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.runtime import settings_key
+from course_lib.checks import check_shape
 from course_lib.sync.avsync import VIDEO_FPS, mel_windows
-from course_lib.sync.syncnet import (MEL_WINDOW, WINDOW, FaceWindows, SyncNet, TrainedSyncNet,
-                                     normalize_mel, pad_mel, sync_loss)
+from course_lib.sync.syncnet import MEL_WINDOW, WINDOW, SyncNet, normalize_mel, pad_mel, sync_loss
 
-__all__ = ["mask_lower_half", "LipSyncConfig", "LipSyncGenerator", "LipSyncRecipe",
-           "TrainedLipSync", "train_lipsync", "generator_loss", "dub", "n_video_frames"]
+__all__ = ["mask_lower_half", "LipSyncConfig", "LipSyncGenerator", "generator_loss", "dub",
+           "n_video_frames"]
 
 
 def mask_lower_half(frames: Tensor) -> Tensor:
@@ -49,9 +49,9 @@ def mask_lower_half(frames: Tensor) -> Tensor:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class LipSyncConfig:
-    """Sizes: frame side, image channels, base conv width, audio embedding size."""
+    """Sizes: frame side, image channels, base conv width, audio embedding size, mel bands."""
     size: int = 32
     channels: int = 3
     width: int = 12
@@ -93,13 +93,9 @@ class LipSyncGenerator(nn.Module):
 
     def forward(self, reference: Tensor, masked: Tensor, mel: Tensor) -> Tensor:
         c = self.config
-        shape = (c.channels, c.size, c.size)
-        for name, x in (("reference", reference), ("masked", masked)):
-            if x.ndim != 4 or tuple(x.shape[1:]) != shape:
-                raise ValueError(f"{name} must be (B, {c.channels}, {c.size}, {c.size}); "
-                                 f"got {tuple(x.shape)}")
-        if mel.ndim != 3 or tuple(mel.shape[1:]) != (c.n_mels, MEL_WINDOW):
-            raise ValueError(f"mel must be (B, {c.n_mels}, {MEL_WINDOW}); got {tuple(mel.shape)}")
+        check_shape(reference, "reference", "B C H W", C=c.channels, H=c.size, W=c.size)
+        check_shape(masked, "masked", "B C H W", C=c.channels, H=c.size, W=c.size)
+        check_shape(mel, "mel", "B n_mels T", n_mels=c.n_mels, T=MEL_WINDOW)
         x = torch.cat([reference, masked], dim=1) * 2 - 1            # (B, 2C, H, W)
         e1 = self.enc1(x)                                            # (B, w, H, W)
         e2 = self.enc2(e1)                                           # (B, 2w, H/2, W/2)
@@ -114,57 +110,19 @@ class LipSyncGenerator(nn.Module):
         return torch.sigmoid(self.out(h))                            # (B, C, H, W)
 
 
-# ---------------------------------------------------------------- training
-
-@dataclass
-class LipSyncRecipe:
-    """Everything that determines the trained generator (its hash names the checkpoint)."""
-    steps: int = 500
-    batch_size: int = 8              # windows of 5 frames: 40 frames per step
-    lr: float = 2e-3
-    sync_weight: float = 0.03        # Wav2Lip's weight, once switched on
-    sync_start: float = 0.75         # switch on when the running expert loss drops below
-    seed: int = 17
-    config: dict = field(default_factory=lambda: asdict(LipSyncConfig()))
-
-    def key(self, expert: TrainedSyncNet) -> str:
-        return settings_key({"generator": asdict(self), "expert": expert.recipe.key()})
-
-
-@dataclass
-class TrainedLipSync:
-    """model (eval mode), per-step total loss, L1 and expert loss, the step the sync loss started."""
-    model: LipSyncGenerator
-    history: list[float]
-    l1_history: list[float]
-    sync_history: list[float]
-    sync_started: int | None
-    recipe: LipSyncRecipe
-
-
-def _window_batch(windows: FaceWindows, batch_size: int, rng: random.Random) -> dict[str, Tensor]:
-    """batch_size windows of 5 frames: targets (B, 5, C, H, W), references (B, 5, C, H, W)
-    (random frames of the same clips), mels (B, 5, 80, 16) (one window per frame) and
-    sync_mel (B, 80, 16) (the window of the first frame, for the expert)."""
-    targets, refs, mels, sync_mels = [], [], [], []
-    for _ in range(batch_size):
-        clip, t = rng.choice(windows.positions)
-        frames = torch.arange(t, t + WINDOW)
-        targets.append(windows.face(clip, torch.tensor([t])).unflatten(1, (WINDOW, -1)))
-        r = torch.tensor([rng.randrange(windows.lengths[clip]) for _ in range(WINDOW)])
-        refs.append(windows.frames[windows.frame_start[clip] + r][None])
-        mels.append(windows.mel(clip, frames)[None])
-        sync_mels.append(windows.mel(clip, torch.tensor([t])))
-    return {"targets": torch.cat(targets), "references": torch.cat(refs),
-            "mels": torch.cat(mels), "sync_mel": torch.cat(sync_mels)}
-
+# ---------------------------------------------------------------- the loss
 
 def generator_loss(model: LipSyncGenerator, expert: SyncNet, batch: dict[str, Tensor],
-                   sync_weight: float) -> tuple[Tensor, Tensor, Tensor]:
-    """(total, L1, expert sync loss) on a batch of 5-frame windows (see the module docstring).
+                   sync_weight: float) -> tuple[Tensor, dict[str, Tensor]]:
+    """(total, {"l1": L1, "sync": E_sync}) on a batch of 5-frame windows (see the module
+    docstring); total = (1 - sync_weight) L1 + sync_weight E_sync.
 
-    The expert loss is sync_loss(expert(generated window), expert(mel), y = 1): the
-    generated lips must look in sync with the audio to the frozen expert.
+    batch: targets (B, 5, C, H, W), references (B, 5, C, H, W), mels (B, 5, 80, 16) (one
+    window per frame), sync_mel (B, 80, 16) (the first frame's, for the expert), as
+    `lipsync_train.window_batch` draws them. The expert loss is
+    sync_loss(expert(generated window), expert(mel), y = 1): the generated lips must look
+    in sync with the audio to the frozen expert. The parts are returned whatever the
+    weight, so training can log E_sync before it counts.
     """
     targets = batch["targets"]                                   # (B, 5, C, H, W)
     b = targets.shape[0]
@@ -175,56 +133,7 @@ def generator_loss(model: LipSyncGenerator, expert: SyncNet, batch: dict[str, Te
     window = generated.unflatten(0, (b, WINDOW)).flatten(1, 2)   # (B, 5C, H, W)
     e_sync = sync_loss(expert.embed_face(window), expert.embed_audio(batch["sync_mel"]),
                        torch.ones(b, device=window.device))
-    return (1 - sync_weight) * l1 + sync_weight * e_sync, l1, e_sync
-
-
-def train_lipsync(expert: TrainedSyncNet, recipe: LipSyncRecipe | None = None,
-                  checkpoint: str | None = "lipsync", device: torch.device | None = None,
-                  progress: bool = True) -> TrainedLipSync:
-    """Train the generator with `train.fit` against the frozen `expert`, or load it.
-
-    Data: the train clips of the expert's data set. The sync loss is switched on (weight
-    `sync_weight`) at the first step where the mean expert loss of the last 20 steps is
-    below `sync_start`. Checkpoint: artifacts/checkpoints/{checkpoint}_{key}.pt, the key
-    hashing this recipe and the expert's.
-    """
-    from course_lib.data.faces import load_faces
-    from course_lib.runtime import artifacts_dir, get_device
-    from course_lib.train import fit
-
-    recipe = recipe or LipSyncRecipe()
-    device = device or get_device()
-    data = load_faces(expert.recipe.n_clips, size=expert.recipe.config["size"], progress=progress)
-    train = FaceWindows(data.split("train"))
-    torch.manual_seed(recipe.seed)
-    model = LipSyncGenerator(LipSyncConfig(**recipe.config))
-    judge = expert.model.to(device).eval().requires_grad_(False)
-    log = {"l1": [], "sync": [], "started": None}
-    name = None if checkpoint is None else f"{checkpoint}_{recipe.key(expert)}"
-    log_path = None if name is None else artifacts_dir("checkpoints") / f"{name}_log.pt"
-    if log_path is not None and log_path.exists():
-        log = torch.load(log_path, weights_only=False)
-
-    def batches(step: int) -> dict[str, Tensor]:
-        return _window_batch(train, recipe.batch_size, random.Random(recipe.seed * 1_000_003 + step))
-
-    def loss_fn(model: LipSyncGenerator, batch: dict[str, Tensor]) -> Tensor:
-        recent = log["sync"][-20:]
-        if log["started"] is None and len(recent) == 20 and sum(recent) / 20 < recipe.sync_start:
-            log["started"] = len(log["sync"])
-        weight = recipe.sync_weight if log["started"] is not None else 0.0
-        total, l1, e_sync = generator_loss(model, judge, batch, weight)
-        log["l1"].append(l1.item())
-        log["sync"].append(e_sync.item())
-        return total
-
-    history = fit(model, loss_fn, batches, steps=recipe.steps, lr=recipe.lr, device=device,
-                  checkpoint=name, checkpoint_every=max(recipe.steps, 1), desc="lipsync",
-                  progress=progress)
-    if log_path is not None:
-        torch.save(log, log_path)
-    model.cpu().eval()
-    return TrainedLipSync(model, history, log["l1"], log["sync"], log["started"], recipe)
+    return (1 - sync_weight) * l1 + sync_weight * e_sync, {"l1": l1, "sync": e_sync}
 
 
 # ---------------------------------------------------------------- dubbing

@@ -1,7 +1,7 @@
 """A SyncNet-style lip-sync expert: do these five frames of lips go with this 0.2 s of audio?
 
-    expert = train_syncnet()                          # cached under artifacts/checkpoints/
-    v, a = embed_clip(expert.model, frames, mel)      # (T, D) each, one per video frame
+    model = SyncNet(SyncNetConfig())                  # trained by syncnet_train.train_syncnet
+    v, a = embed_clip(model, frames, mel)             # (T, D) each, one per video frame
     avsync.offset_search(v, a).offset                 # 0 for a synced clip
 
 Two encoders map the two modalities into one space (Chung & Zisserman, 2016; the
@@ -17,25 +17,26 @@ pair is in sync. The loss is binary cross-entropy on it (`sync_loss`):
     L = - [ y log sim + (1 - y) log (1 - sim) ],   y = 1 in sync, 0 off sync
 
 Off-sync pairs take the audio of the same clip at another instant (2 to 15 frames
-away), so the encoders must learn timing, not who is speaking.
+away), so the encoders must learn timing, not who is speaking (`FaceWindows.sample`).
+
+The recipe, its size presets and `train_syncnet` are in `syncnet_train.py`.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.runtime import settings_key
+from course_lib.checks import check_shape
 from course_lib.sync.avsync import MEL_RATE, VIDEO_FPS, mel_windows, video_windows
 
 __all__ = ["SyncNetConfig", "SyncNet", "lower_half", "normalize_mel", "pad_mel", "sync_loss",
-           "FaceWindows", "SyncNetRecipe", "TrainedSyncNet", "train_syncnet",
-           "embed_clip", "sync_accuracy", "WINDOW", "MEL_WINDOW"]
+           "FaceWindows", "embed_clip", "sync_accuracy", "WINDOW", "MEL_WINDOW"]
 
 WINDOW = 5                   # video frames per face window (0.2 s at 25 fps)
 MEL_WINDOW = 16              # mel frames per audio window (0.2 s at 80 Hz)
@@ -74,17 +75,17 @@ def sync_loss(video_emb: Tensor, audio_emb: Tensor, in_sync: Tensor, eps: float 
     if video_emb.shape != audio_emb.shape or video_emb.ndim != 2:
         raise ValueError(f"video_emb and audio_emb must both be (B, D); got "
                          f"{tuple(video_emb.shape)} and {tuple(audio_emb.shape)}")
-    if in_sync.shape != video_emb.shape[:1]:
-        raise ValueError(f"in_sync must be ({video_emb.shape[0]},); got {tuple(in_sync.shape)}")
+    check_shape(in_sync, "in_sync", "B", B=video_emb.shape[0])
     sim = F.cosine_similarity(video_emb.float(), audio_emb.float(), dim=-1).clamp(eps, 1 - eps)  # (B,)
     y = in_sync.float()
     # written out: F.binary_cross_entropy refuses to run under CUDA autocast
     return -(y * sim.log() + (1 - y) * (1 - sim).log()).mean()
 
 
-@dataclass
+@dataclass(frozen=True)
 class SyncNetConfig:
-    """Sizes. size: frame side; channels: 3 (RGB); width: base conv channels; dim: embedding size."""
+    """Sizes. size: frame side; channels: 3 (RGB); width: base conv channels; dim: embedding
+    size; n_mels: mel bands of the audio windows."""
     size: int = 32
     channels: int = 3
     width: int = 32
@@ -121,18 +122,13 @@ class SyncNet(nn.Module):
     def embed_face(self, windows: Tensor) -> Tensor:
         """windows: (B, 5 C, H, W) full frames in [0, 1] (the lower half is taken here) -> (B, D)."""
         c = self.config
-        expected = (WINDOW * c.channels, c.size, c.size)
-        if windows.ndim != 4 or tuple(windows.shape[1:]) != expected:
-            raise ValueError(f"windows must be (B, {expected[0]}, {c.size}, {c.size}); "
-                             f"got {tuple(windows.shape)}")
+        check_shape(windows, "windows", "B C H W", C=WINDOW * c.channels, H=c.size, W=c.size)
         x = lower_half(windows) * 2 - 1                        # (B, 5C, H/2, W) in [-1, 1]
         return F.normalize(self.face(x), dim=-1)               # (B, D)
 
     def embed_audio(self, mels: Tensor) -> Tensor:
         """mels: (B, 80, 16) log-mel windows -> (B, D)."""
-        if mels.ndim != 3 or tuple(mels.shape[1:]) != (self.config.n_mels, MEL_WINDOW):
-            raise ValueError(f"mels must be (B, {self.config.n_mels}, {MEL_WINDOW}); "
-                             f"got {tuple(mels.shape)}")
+        check_shape(mels, "mels", "B n_mels T", n_mels=self.config.n_mels, T=MEL_WINDOW)
         return F.normalize(self.audio(normalize_mel(mels)), dim=-1)   # (B, D)
 
     def forward(self, windows: Tensor, mels: Tensor) -> Tensor:
@@ -201,30 +197,7 @@ class FaceWindows:
                 "in_sync": torch.tensor(labels), "shift": torch.tensor(shifts)}
 
 
-# ---------------------------------------------------------------- load or train
-
-@dataclass
-class SyncNetRecipe:
-    """Everything that determines the trained expert (its hash names the checkpoint)."""
-    n_clips: int = 200
-    steps: int = 300
-    batch_size: int = 64
-    lr: float = 2e-3
-    seed: int = 17
-    config: dict = field(default_factory=lambda: asdict(SyncNetConfig()))
-
-    def key(self) -> str:
-        return settings_key(self)
-
-
-@dataclass
-class TrainedSyncNet:
-    """model (eval mode, frozen), loss per step, validation accuracy, the recipe."""
-    model: SyncNet
-    history: list[float]
-    valid_accuracy: float
-    recipe: SyncNetRecipe
-
+# ---------------------------------------------------------------- measuring
 
 def sync_accuracy(model: SyncNet, windows: FaceWindows, n: int = 512, seed: int = 0) -> float:
     """Share of pairs (half in sync, half off by 2-15 frames) classified right by sim > 0.5."""
@@ -232,40 +205,6 @@ def sync_accuracy(model: SyncNet, windows: FaceWindows, n: int = 512, seed: int 
     with torch.no_grad():
         sim = model(batch["faces"], batch["mels"])
     return float(((sim > 0.5).float() == batch["in_sync"]).float().mean())
-
-
-def train_syncnet(recipe: SyncNetRecipe | None = None, checkpoint: str | None = "syncnet",
-                  device: torch.device | None = None, progress: bool = True) -> TrainedSyncNet:
-    """Train the expert with `train.fit` on the train clips of `load_faces`, or load it.
-
-    Each step: `batch_size` pairs from `FaceWindows.sample` (seeded by the step), loss
-    `sync_loss`. Checkpoint: artifacts/checkpoints/{checkpoint}_{recipe.key()}.pt.
-    The returned model is in eval mode with requires_grad off (a frozen judge).
-    """
-    from course_lib.data.faces import load_faces
-    from course_lib.runtime import get_device
-    from course_lib.train import fit
-
-    recipe = recipe or SyncNetRecipe()
-    device = device or get_device()
-    data = load_faces(recipe.n_clips, size=recipe.config["size"], progress=progress)
-    train = FaceWindows(data.split("train"))
-    valid = FaceWindows(data.split("valid") or data.split("test"))
-    torch.manual_seed(recipe.seed)
-    model = SyncNet(SyncNetConfig(**recipe.config))
-
-    def batches(step: int) -> dict[str, Tensor]:
-        return train.sample(recipe.batch_size, random.Random(recipe.seed * 1_000_003 + step))
-
-    def loss_fn(model: SyncNet, batch: dict[str, Tensor]) -> Tensor:
-        return sync_loss(model.embed_face(batch["faces"]), model.embed_audio(batch["mels"]),
-                         batch["in_sync"])
-
-    history = fit(model, loss_fn, batches, steps=recipe.steps, lr=recipe.lr, device=device,
-                  checkpoint=None if checkpoint is None else f"{checkpoint}_{recipe.key()}",
-                  checkpoint_every=max(recipe.steps, 1), desc="syncnet", progress=progress)
-    model.cpu().eval().requires_grad_(False)
-    return TrainedSyncNet(model, history, sync_accuracy(model, valid), recipe)
 
 
 @torch.no_grad()
@@ -276,10 +215,8 @@ def embed_clip(model: SyncNet, frames: Tensor, mel: Tensor) -> tuple[Tensor, Ten
     Returns video_emb (T, D) of video_windows(frames)[t] and audio_emb (T, D) of
     mel_windows(mel, T)[t], both windows starting at video frame t.
     """
-    if frames.ndim != 4:
-        raise ValueError(f"frames must be (T, C, H, W); got {tuple(frames.shape)}")
-    if mel.ndim != 2:
-        raise ValueError(f"mel must be (n_mels, F); got {tuple(mel.shape)}")
+    check_shape(frames, "frames", "T C H W")
+    check_shape(mel, "mel", "n_mels F")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
