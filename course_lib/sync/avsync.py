@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from course_lib.checks import check_choice, check_positive_int, check_range
+
 __all__ = ["VIDEO_FPS", "MEL_RATE", "OffsetResult", "offset_result", "offset_search",
            "cross_correlation_offset", "delay_audio", "mel_windows", "video_windows",
            "audio_onset_envelope", "motion_energy", "av_offset", "peak_margin", "AVClip",
@@ -61,8 +63,7 @@ def _check_tensor(x, name: str, ndims: tuple[int, ...], what: str) -> None:
 
 
 def _check_max_offset(max_offset, length: int) -> None:
-    if not isinstance(max_offset, int) or isinstance(max_offset, bool) or max_offset < 0:
-        raise ValueError(f"max_offset must be an int >= 0; got {max_offset!r}")
+    check_positive_int(max_offset, "max_offset", allow_zero=True)
     if length <= max_offset:
         raise ValueError(f"need more frames than max_offset ({max_offset}) so every candidate "
                          f"offset has frames to compare; got T = {length}")
@@ -100,8 +101,7 @@ def offset_search(video_emb: Tensor, audio_emb: Tensor, max_offset: int = 15,
     if video_emb.shape != audio_emb.shape:
         raise ValueError(f"video_emb and audio_emb must have the same (T, D) shape; "
                          f"got {tuple(video_emb.shape)} and {tuple(audio_emb.shape)}")
-    if distance not in DISTANCES:
-        raise ValueError(f"distance must be one of {DISTANCES}; got {distance!r}")
+    check_choice(distance, "distance", DISTANCES)
     length = video_emb.shape[0]
     _check_max_offset(max_offset, length)
     video_emb, audio_emb = video_emb.detach().double(), audio_emb.detach().double()
@@ -160,8 +160,7 @@ def peak_margin(result: OffsetResult, exclude: int = 2) -> float:
     best peak's own shoulders do not count. Near 0: a second offset fits about as well
     (periodic content, e.g. cuts on every beat), whatever the confidence says.
     """
-    if not isinstance(exclude, int) or exclude < 0:
-        raise ValueError(f"exclude must be an int >= 0; got {exclude!r}")
+    check_positive_int(exclude, "exclude", allow_zero=True)
     others = (result.offsets - result.offset).abs() > exclude
     if not bool(others.any()):
         raise ValueError(f"no candidate lies more than exclude={exclude} frames from the best")
@@ -179,8 +178,7 @@ def delay_audio(wave: Tensor, frames: float, sample_rate: int, fps: float = VIDE
     wave: (T,) or (B, T) float. A clip made with frames = k has offset +k.
     """
     _check_tensor(wave, "wave", (1, 2), "(T,) or (B, T)")
-    if not isinstance(sample_rate, int) or isinstance(sample_rate, bool) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive int; got {sample_rate!r}")
+    check_positive_int(sample_rate, "sample_rate")
     if not fps > 0:
         raise ValueError(f"fps must be > 0; got {fps!r}")
     shift = int(round(float(frames) * sample_rate / fps))
@@ -203,9 +201,8 @@ def mel_windows(mel: Tensor, n_video_frames: int, window: int = 16, fps: float =
     (B, T, n_mels, window), T = n_video_frames.
     """
     _check_tensor(mel, "mel", (2, 3), "(n_mels, F) or (B, n_mels, F)")
-    for value, name in ((n_video_frames, "n_video_frames"), (window, "window")):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    check_positive_int(n_video_frames, "n_video_frames")
+    check_positive_int(window, "window")
     if not fps > 0 or not mel_rate > 0:
         raise ValueError(f"fps and mel_rate must be > 0; got fps={fps!r}, mel_rate={mel_rate!r}")
     starts = [math.floor(t * mel_rate / fps + 0.5) for t in range(n_video_frames)]
@@ -223,8 +220,7 @@ def video_windows(frames: Tensor, window: int = 5) -> Tensor:
     the last frame the final frame repeats. frames: (T, C, H, W) or (B, T, C, H, W).
     """
     _check_tensor(frames, "frames", (4, 5), "(T, C, H, W) or (B, T, C, H, W)")
-    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
-        raise ValueError(f"window must be a positive int; got {window!r}")
+    check_positive_int(window, "window")
     length = frames.shape[-4]
     index = (torch.arange(length)[:, None] + torch.arange(window)).clamp_max(length - 1)
     stacked = frames[..., index, :, :, :]                          # (..., T, window, C, H, W)
@@ -245,8 +241,7 @@ def audio_onset_envelope(wave: Tensor, sample_rate: int, n_video_frames: int,
     from course_lib.sync.beats import onset_strength
 
     _check_tensor(wave, "wave", (1,), "(T,)")
-    if not isinstance(n_video_frames, int) or n_video_frames <= 0:
-        raise ValueError(f"n_video_frames must be a positive int; got {n_video_frames!r}")
+    check_positive_int(n_video_frames, "n_video_frames")
     env = onset_strength(wave, sample_rate, n_fft=n_fft, hop_length=hop_length)  # (M,)
     times = torch.arange(env.shape[0], dtype=torch.float64) * hop_length / sample_rate
     frame_of = torch.floor(times * fps + 1e-9).long()                            # (M,)
@@ -300,8 +295,7 @@ def cut_video(event_frames, n_frames: int, canvas: int = 48, seed: int = 0) -> T
     """
     from course_lib.data import digits
 
-    if not isinstance(n_frames, int) or n_frames <= 0:
-        raise ValueError(f"n_frames must be a positive int; got {n_frames!r}")
+    check_positive_int(n_frames, "n_frames")
     images, _ = digits.load_digits16()                                    # (N, 1, 16, 16)
     size = images.shape[-1]
     if canvas < size:
@@ -337,8 +331,7 @@ def event_clip(n_frames: int = 100, seed: int = 0, sample_rate: int = 16000,
 
     if not 0 < min_gap <= max_gap:
         raise ValueError(f"need 0 < min_gap <= max_gap; got {min_gap}, {max_gap}")
-    if not 0.0 <= unmatched <= 1.0:
-        raise ValueError(f"unmatched must be a fraction in [0, 1]; got {unmatched!r}")
+    check_range(unmatched, "unmatched", 0.0, 1.0)
     generator = torch.Generator().manual_seed(10_000 + seed)
     events, t = [], int(torch.randint(1, max_gap + 1, (), generator=generator))
     while t < n_frames:
