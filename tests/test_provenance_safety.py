@@ -64,7 +64,7 @@ def test_detector_separates_real_from_generated_on_held_out_digits():
     real_train, real_test = data.data[train], data.data[test]
     fake = S.fake_digits(1200 + len(test), seed=1, train=real_train,
                          train_labels=data.target[train])
-    model = S.train_detector(real_train, fake[:1200])
+    model = S.fit_detector(real_train, fake[:1200])
     labels = np.r_[np.zeros(len(test)), np.ones(len(test))]
     scores = S.detector_scores(model, np.concatenate([real_test, fake[1200:]]))
     value = S.auc(labels, scores)

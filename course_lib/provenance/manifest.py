@@ -11,267 +11,37 @@ The chain of trust, bottom to top:
 2. each assertion box --SHA-256-->  a hashed URI in the claim
 3. claim CBOR bytes  --ECDSA P-256 (COSE_Sign1)-->  signature, by the leaf certificate
 4. leaf certificate  --issued by-->  ... a trust anchor (our course CA)
+
+Layers, bottom up: `cbor` (the encoding of claims and assertions), `jumbf` (the box tree
+of the store, and where it sits in PNG / JPEG / WAV / MP4), `cose` (the signature and
+its certificate chain), and this module: the parts of a manifest, the hard-binding
+hashes and `verify`, which walks the chain above and returns a `Verdict`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import struct
 from dataclasses import dataclass, field
 
-C2PA_MP4_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
-SIGNATURE1_CONTEXT = "Signature1"
-COSE_ALG, COSE_X5CHAIN, ES256 = 1, 33, -7
+# The layers below the verifier; their names are re-exported here, so
+# `manifest.parse_jumbf`, `manifest.cbor_loads` and `manifest.verify` all work.
+from course_lib.provenance.cbor import CBORTag, cbor_decode, cbor_dumps, cbor_loads
+from course_lib.provenance.cose import (COSE_ALG, COSE_X5CHAIN, ES256, SIGNATURE1_CONTEXT,
+                                        chain_is_trusted, sig_structure, verify_cose_sign1)
+from course_lib.provenance.jumbf import (C2PA_MP4_UUID, Box, Embedded, Jumbf, find_manifest_store,
+                                         iter_boxes, parse_box_header, parse_jumbf, parse_jumd)
 
-
-# ----------------------------------------------------------------------------- CBOR
-@dataclass(frozen=True)
-class CBORTag:
-    """A tagged CBOR item (major type 6), e.g. tag 18 = COSE_Sign1."""
-
-    tag: int
-    value: object
-
-
-def _cbor_head(data: bytes, pos: int) -> tuple[int, int, int, int]:
-    """(major type, additional info, argument, new position) of the item head at data[pos].
-
-    The head byte is 3 bits of major type and 5 bits of info; info < 24 is the argument
-    itself, 24..27 say that 1, 2, 4 or 8 big-endian argument bytes follow.
-    """
-    first = data[pos]
-    major, info = first >> 5, first & 0x1F
-    pos += 1
-    if info < 24:
-        return major, info, info, pos
-    if info in (24, 25, 26, 27):
-        size = 1 << (info - 24)                           # 1, 2, 4 or 8 bytes follow
-        return major, info, int.from_bytes(data[pos:pos + size], "big"), pos + size
-    raise ValueError(f"unsupported CBOR additional info {info} at byte {pos - 1} "
-                     "(indefinite lengths are not used by C2PA)")
-
-
-def cbor_decode(data: bytes, pos: int = 0) -> tuple[object, int]:
-    """Decode one CBOR item (RFC 8949) starting at data[pos]; return (item, end position).
-
-    Maps -> dict, arrays -> list, byte strings -> bytes, tags -> CBORTag, and the simple
-    values false/true/null plus half/single/double floats.
-    """
-    major, info, arg, pos = _cbor_head(data, pos)
-    if major == 0:                                        # unsigned int
-        return arg, pos
-    if major == 1:                                        # negative int: -1 - arg
-        return -1 - arg, pos
-    if major == 2:                                        # byte string
-        return bytes(data[pos:pos + arg]), pos + arg
-    if major == 3:                                        # text string (UTF-8)
-        return bytes(data[pos:pos + arg]).decode("utf-8"), pos + arg
-    if major == 4:                                        # array of arg items
-        items = []
-        for _ in range(arg):
-            item, pos = cbor_decode(data, pos)
-            items.append(item)
-        return items, pos
-    if major == 5:                                        # map of arg pairs
-        mapping = {}
-        for _ in range(arg):
-            key, pos = cbor_decode(data, pos)
-            mapping[key], pos = cbor_decode(data, pos)
-        return mapping, pos
-    if major == 6:                                        # tag, then the tagged item
-        value, pos = cbor_decode(data, pos)
-        return CBORTag(arg, value), pos
-    # major 7: simple values and floats (the argument holds the raw bits)
-    simple = {20: False, 21: True, 22: None, 23: None}
-    if info in simple:
-        return simple[info], pos
-    if info == 25:
-        return struct.unpack(">e", arg.to_bytes(2, "big"))[0], pos
-    if info == 26:
-        return struct.unpack(">f", arg.to_bytes(4, "big"))[0], pos
-    if info == 27:
-        return struct.unpack(">d", arg.to_bytes(8, "big"))[0], pos
-    raise ValueError(f"unsupported CBOR simple value {info}")
-
-
-def cbor_loads(data: bytes) -> object:
-    """Decode a byte string holding exactly one CBOR item."""
-    item, end = cbor_decode(data, 0)
-    if end != len(data):
-        raise ValueError(f"{len(data) - end} trailing bytes after the CBOR item")
-    return item
-
-
-def cbor_dumps(item) -> bytes:
-    """Encode ints, bytes, str, lists and dicts (definite lengths): enough for COSE."""
-    def head(major: int, arg: int) -> bytes:
-        if arg < 24:
-            return bytes([major << 5 | arg])
-        for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
-            if arg < 1 << (8 * size):
-                return bytes([major << 5 | info]) + arg.to_bytes(size, "big")
-        raise ValueError("integer too large for CBOR")
-
-    if isinstance(item, bool) or item is None:
-        return bytes([0xF5 if item is True else 0xF4 if item is False else 0xF6])
-    if isinstance(item, int):
-        return head(0, item) if item >= 0 else head(1, -1 - item)
-    if isinstance(item, (bytes, bytearray)):
-        return head(2, len(item)) + bytes(item)
-    if isinstance(item, str):
-        raw = item.encode("utf-8")
-        return head(3, len(raw)) + raw
-    if isinstance(item, (list, tuple)):
-        return head(4, len(item)) + b"".join(cbor_dumps(x) for x in item)
-    if isinstance(item, dict):
-        return head(5, len(item)) + b"".join(cbor_dumps(k) + cbor_dumps(v) for k, v in item.items())
-    raise TypeError(f"cannot CBOR-encode {type(item).__name__}")
-
-
-# ----------------------------------------------------------------------------- JUMBF
-@dataclass
-class Box:
-    """One ISO BMFF-style box: `size` bytes from `offset` (header included) in its buffer."""
-
-    type: str
-    offset: int
-    size: int
-    header: int                 # 8, or 16 with the 64-bit XLBox
-    payload: bytes = field(repr=False)
-
-
-def parse_box_header(data: bytes, pos: int = 0) -> tuple[int, str, int]:
-    """(box size in bytes including header, 4-char type, header length) at data[pos].
-
-    LBox (4 bytes, big endian) then TBox (4 ASCII bytes). LBox == 1 means a 64-bit
-    XLBox follows; LBox == 0 means "to the end of the data".
-    """
-    if pos + 8 > len(data):
-        raise ValueError(f"box header at {pos} runs past the end ({len(data)} bytes)")
-    size = int.from_bytes(data[pos:pos + 4], "big")
-    box_type = data[pos + 4:pos + 8].decode("latin-1")
-    header = 8
-    if size == 1:
-        size, header = int.from_bytes(data[pos + 8:pos + 16], "big"), 16
-    elif size == 0:
-        size = len(data) - pos
-    if size < header or pos + size > len(data):
-        raise ValueError(f"box {box_type!r} at {pos} has bad size {size}")
-    return size, box_type, header
-
-
-def iter_boxes(data: bytes, start: int = 0, end: int | None = None):
-    """Yield the consecutive boxes in data[start:end]."""
-    pos, end = start, len(data) if end is None else end
-    while pos < end:
-        size, box_type, header = parse_box_header(data, pos)
-        yield Box(box_type, pos, size, header, bytes(data[pos + header:pos + size]))
-        pos += size
-
-
-@dataclass
-class Jumbf:
-    """A JUMBF superbox ('jumb'): its description ('jumd') and its content boxes.
-
-    label: e.g. "c2pa", "urn:c2pa:...", "c2pa.claim.v2"; uuid: 16-byte content type.
-    children: nested superboxes; contents: the other boxes ('cbor', 'json', ...).
-    raw: the superbox's payload (description box + contents), what hashed URIs hash.
-    """
-
-    label: str
-    uuid: bytes
-    children: list["Jumbf"]
-    contents: list[Box]
-    raw: bytes = field(repr=False)
-
-    def child(self, label: str) -> "Jumbf":
-        for c in self.children:
-            if c.label == label:
-                return c
-        raise KeyError(f"no JUMBF box labelled {label!r} in {self.label!r}; "
-                       f"have {[c.label for c in self.children]}")
-
-    def cbor(self):
-        box = next(b for b in self.contents if b.type == "cbor")
-        return cbor_loads(box.payload)
-
-
-def parse_jumd(payload: bytes) -> tuple[bytes, str]:
-    """(uuid, label) from a description box payload: UUID(16), toggles(1), label\\0, ..."""
-    uuid, toggles = payload[:16], payload[16]
-    label = ""
-    if toggles & 0x02:                                    # label present
-        end = payload.index(b"\x00", 17)
-        label = payload[17:end].decode("utf-8")
-    return uuid, label
-
-
-def parse_jumbf(data: bytes, pos: int = 0) -> Jumbf:
-    """Parse the 'jumb' superbox at data[pos] into a Jumbf tree."""
-    size, box_type, header = parse_box_header(data, pos)
-    if box_type != "jumb":
-        raise ValueError(f"expected a 'jumb' superbox at {pos}; got {box_type!r}")
-    boxes = list(iter_boxes(data, pos + header, pos + size))
-    if not boxes or boxes[0].type != "jumd":
-        raise ValueError("a JUMBF superbox must start with a 'jumd' description box")
-    uuid, label = parse_jumd(boxes[0].payload)
-    children = [parse_jumbf(data, b.offset) for b in boxes[1:] if b.type == "jumb"]
-    contents = [b for b in boxes[1:] if b.type != "jumb"]
-    return Jumbf(label, uuid, children, contents, bytes(data[pos + header:pos + size]))
-
-
-# ----------------------------------------------------------------- finding the store
-@dataclass
-class Embedded:
-    """The manifest store found in an asset and where it sits.
-
-    store: the JUMBF bytes (for JPEG, reassembled from its APP11 segments);
-    container: "png", "jpeg", "wav" or "mp4".
-    """
-
-    store: bytes
-    container: str
-
-
-def find_manifest_store(data: bytes) -> Embedded:
-    """Extract the JUMBF manifest store from PNG, JPEG, WAV or MP4 bytes."""
-    data = bytes(data)
-    if data[:8] == b"\x89PNG\r\n\x1a\n":                 # chunks: length, type, data, CRC
-        pos = 8
-        while pos + 8 <= len(data):
-            length = int.from_bytes(data[pos:pos + 4], "big")
-            if data[pos + 4:pos + 8] == b"caBX":
-                return Embedded(data[pos + 8:pos + 8 + length], "png")
-            pos += 12 + length
-    elif data[:2] == b"\xff\xd8":                        # segments: FF marker, length
-        pieces, pos = [], 2
-        while pos + 4 <= len(data) and data[pos] == 0xFF and data[pos + 1] != 0xDA:
-            length = int.from_bytes(data[pos + 2:pos + 4], "big")
-            body = data[pos + 4:pos + 2 + length]
-            # APP11 segment: "JP", box instance (2), sequence number (4), box bytes.
-            # Every segment after the first repeats the 8-byte LBox/TBox header.
-            if data[pos + 1] == 0xEB and body[:2] == b"JP":
-                sequence = int.from_bytes(body[4:8], "big")
-                pieces.append(body[8:] if sequence == 1 else body[16:])
-            pos += 2 + length
-        if pieces:
-            return Embedded(b"".join(pieces), "jpeg")
-    elif data[:4] == b"RIFF" and data[8:12] == b"WAVE":  # chunks: id, size (LE), data
-        pos = 12
-        while pos + 8 <= len(data):
-            size = int.from_bytes(data[pos + 4:pos + 8], "little")
-            if data[pos:pos + 4] == b"C2PA":
-                return Embedded(data[pos + 8:pos + 8 + size], "wav")
-            pos += 8 + size + (size & 1)
-    elif data[4:8] == b"ftyp":                           # top-level ISO BMFF boxes
-        for box in iter_boxes(data):
-            if box.type == "uuid" and box.payload[:16] == C2PA_MP4_UUID:
-                # uuid(16), version+flags(4), purpose "manifest\0", merkle offset (8)
-                rest = box.payload[20:]
-                purpose_end = rest.index(b"\x00")
-                if rest[:purpose_end] == b"manifest":
-                    return Embedded(rest[purpose_end + 1 + 8:], "mp4")
-    raise ValueError("no C2PA manifest store found (PNG caBX, JPEG APP11, WAV C2PA or MP4 uuid)")
+__all__ = [
+    # this module: the parts of a manifest, the hashes, the verdict
+    "active_manifest", "claim_box", "assertions", "data_hash", "bmff_hash", "Verdict",
+    "hashed_uri_target", "verify",
+    # re-exported layers: cbor, jumbf, cose
+    "CBORTag", "cbor_decode", "cbor_loads", "cbor_dumps",
+    "C2PA_MP4_UUID", "Box", "parse_box_header", "iter_boxes", "Jumbf", "parse_jumd", "parse_jumbf",
+    "Embedded", "find_manifest_store",
+    "SIGNATURE1_CONTEXT", "COSE_ALG", "COSE_X5CHAIN", "ES256", "sig_structure", "verify_cose_sign1",
+    "chain_is_trusted",
+]
 
 
 # ------------------------------------------------------------------------ the parts
@@ -350,60 +120,6 @@ def bmff_hash(data: bytes, exclusions: list[dict]) -> bytes:
             digest.update(box.offset.to_bytes(8, "big"))
             digest.update(data[box.offset:box.offset + box.size])
     return digest.digest()
-
-
-def sig_structure(protected: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
-    """COSE_Sign1 to-be-signed bytes: CBOR ["Signature1", protected, external_aad, payload]."""
-    return cbor_dumps([SIGNATURE1_CONTEXT, protected, external_aad, payload])
-
-
-def verify_cose_sign1(cose: CBORTag, payload: bytes):
-    """Verify an ES256 COSE_Sign1 (tag 18) with a detached payload. Returns the leaf cert
-    and the chain (list of x509.Certificate); raises InvalidSignature when it fails."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-    if not isinstance(cose, CBORTag) or cose.tag != 18 or len(cose.value) != 4:
-        raise ValueError("signature box must hold a COSE_Sign1: tag 18, array of 4")
-    protected_bytes, unprotected, _, signature = cose.value
-    protected = cbor_loads(protected_bytes) if protected_bytes else {}
-    if protected.get(COSE_ALG) != ES256:
-        raise ValueError(f"only ES256 (alg -7) is handled; got {protected.get(COSE_ALG)}")
-    chain = protected.get(COSE_X5CHAIN, unprotected.get(COSE_X5CHAIN))
-    chain = [chain] if isinstance(chain, bytes) else list(chain)
-    certs = [x509.load_der_x509_certificate(der) for der in chain]
-    # COSE carries r || s (32 bytes each); `cryptography` wants DER.
-    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    certs[0].public_key().verify(encode_dss_signature(r, s),
-                                 sig_structure(protected_bytes, payload),
-                                 ec.ECDSA(hashes.SHA256()))
-    return certs
-
-
-def chain_is_trusted(certs, trust_anchors_pem: str | None) -> bool:
-    """Does each certificate issue the one before it, and the last come from an anchor?"""
-    from cryptography import x509
-
-    if not trust_anchors_pem:
-        return False
-    anchors = x509.load_pem_x509_certificates(trust_anchors_pem.encode())
-    try:
-        for child, parent in zip(certs, certs[1:]):
-            child.verify_directly_issued_by(parent)
-    except Exception:
-        return False
-    top = certs[-1]
-    for anchor in anchors:
-        if top == anchor:
-            return True
-        try:
-            top.verify_directly_issued_by(anchor)
-            return True
-        except Exception:
-            continue
-    return False
 
 
 @dataclass
