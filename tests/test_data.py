@@ -34,6 +34,22 @@ def test_moving_digit_clip_places_the_digit():
         moving_digit_clip(images[0], canvas=10, start=(5, 0))
 
 
+def test_moving_digits_spec_names_the_clips(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from course_lib.data.digits import MovingDigitsSpec, load_moving_digits
+    from course_lib.runtime import settings_key
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    spec = MovingDigitsSpec(clips=6, frames=3, canvas=10, speeds=[1, 2], seed=4)
+    assert spec.speeds == (1, 2) and hash(spec) == hash(replace(spec))      # frozen, hashable, tuple speeds
+    clips = spec.load("test")
+    ref = load_moving_digits("test", n=6, frames=3, canvas=10, speeds=(1, 2), seed=4)
+    assert torch.equal(clips.videos, ref.videos) and clips.videos.shape == (6, 1, 3, 10, 10)
+    assert settings_key(spec) != settings_key(replace(spec, seed=5))
+    with pytest.raises(ValueError, match="speeds"):
+        MovingDigitsSpec(speeds=())
+
+
 def test_first_chorale_has_four_parts():
     title, notes = chorale_notes(0)
     assert title and len(notes) > 100

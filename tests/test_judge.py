@@ -48,3 +48,47 @@ def test_split_is_stratified_and_disjoint():
     assert len(set(train.tolist()) & set(test.tolist())) == 0 and len(train) + len(test) == 1797
     _, labels = load_digits()
     assert torch.bincount(labels[test]).min() >= 34
+
+
+def test_judges_train_once_then_load(tmp_path, monkeypatch):
+    """A judge is a recipe like any model (tiny ones here): trained on the CPU, cached under
+    its recipe's key, loaded afterwards; the caller's random state is left alone."""
+    from course_lib.data.digits import MovingDigitsSpec
+    from course_lib.data.frame_judge import FrameJudgeRecipe, train_frame_judge
+    from course_lib.data.judge import DigitJudgeRecipe, train_digit_judge
+    from course_lib.train import TrainSettings
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    tiny = TrainSettings(steps=3, batch_size=8, lr=2e-3)
+    for train, recipe, name in ((train_digit_judge, DigitJudgeRecipe(train=tiny), "digit_judge"),
+                                (train_frame_judge, FrameJudgeRecipe(data=MovingDigitsSpec(clips=8, frames=2),
+                                                                     train=tiny), "frame_judge")):
+        torch.manual_seed(7)
+        first = train(recipe, progress=False)
+        drawn = torch.rand(1)
+        torch.manual_seed(7)
+        again = train(recipe, progress=False)
+        assert torch.equal(torch.rand(1), drawn), f"{name} changed the global random state"
+        assert not first.run.cached and again.run.cached and first.run.history == again.run.history
+        assert first.accuracy == again.accuracy and 0 <= first.accuracy <= 1
+        assert list(tmp_path.glob(f"checkpoints/{name}_{recipe.key()}.pt"))
+
+
+def test_one_judge_recipe_for_every_device():
+    from course_lib.data import frame_judge, judge
+    # measuring instruments: one recipe each (no PRESETS table that could differ on a GPU)
+    assert not [n for n in vars(judge) if n.endswith("PRESETS")]
+    assert not [n for n in vars(frame_judge) if n.endswith("PRESETS")]
+    assert judge.JUDGE_RECIPE.train.steps == 800 and frame_judge.FRAME_JUDGE_RECIPE.train.steps == 500
+
+
+def test_random_shift_moves_the_whole_batch_by_at_most_one_pixel():
+    from course_lib.data.judge import random_shift
+    images, _ = load_digits()
+    x = images[:5]
+    for seed in range(6):
+        shifted = random_shift(x, 1, torch.Generator().manual_seed(seed))
+        assert shifted.shape == x.shape
+        matches = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                   if torch.equal(torch.roll(torch.nn.functional.pad(x, (1, 1, 1, 1), value=-1.0), (dy, dx), (-2, -1))
+                                  [..., 1:9, 1:9], shifted)]
+        assert matches, "the shift must be one translation of the whole batch"

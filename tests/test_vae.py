@@ -7,7 +7,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from course_lib.diffusion import vae as V
-from course_lib.diffusion.latent import (LatentRecipe, clip_x0, latent_video_model, video_dit_flops)
+from course_lib.diffusion.latent import clip_x0, latent_video_dit, video_dit_flops
 from course_lib.diffusion.schedules import make_schedule
 from course_lib.diffusion.video_dit import VideoDiT, VideoDiTConfig
 
@@ -79,17 +79,42 @@ def test_vae_shapes_for_frames_and_videos():
 
 
 def test_vae_learns_to_reconstruct():
-    """A few hundred steps on 2-pixel-wide bars: the loss falls and latents are informative."""
-    torch.manual_seed(0)
+    """A hundred steps on 2-pixel-wide bars: the loss falls and latents are informative."""
+    from functools import partial
+
+    from course_lib.diffusion.vae_train import vae_training_loss
+    from course_lib.train import fit, random_batches
     frames = -torch.ones(64, 1, 8, 8)
     for i in range(64):
         frames[i, 0, :, (i % 4) * 2:(i % 4) * 2 + 2] = 1.0
-    trained = V.train_vae(frames, V.VAERecipe(config=dict(channels=(8, 8), latent_channels=2), steps=100,
-                                               batch_size=16, lr=5e-3), checkpoint=None, progress=False)
-    assert sum(trained.history[-10:]) / 10 < 0.3 * sum(trained.history[:10]) / 10
-    recon = V.decode_latents(trained.model, V.encode_latents(trained.model, frames))
+    torch.manual_seed(0)
+    model = V.VAE(V.VAEConfig(channels=(8, 8), latent_channels=2))
+    run = fit(model, partial(vae_training_loss, beta=1e-3), random_batches(frames, batch_size=16, seed=0),
+              steps=100, lr=5e-3, device=torch.device("cpu"), progress=False)
+    assert sum(run.history[-10:]) / 10 < 0.3 * sum(run.history[:10]) / 10
+    recon = V.decode_latents(model, V.encode_latents(model, frames))
     assert torch.nn.functional.mse_loss(recon, frames) < 0.1
-    assert trained.scale > 0
+    assert V.scale_factor(V.encode_latents(model, frames)) > 0
+    # the recorded terms add up to the loss
+    torch.testing.assert_close(torch.tensor(run.history),
+                               torch.tensor(run.metrics["recon"]) + 1e-3 * torch.tensor(run.metrics["kl"]))
+
+
+def test_train_vae_trains_once_then_loads(tmp_path, monkeypatch):
+    from course_lib.data.digits import MovingDigitsSpec
+    from course_lib.diffusion.vae_train import VAERecipe, train_vae
+    from course_lib.train import TrainSettings
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    recipe = VAERecipe(model=V.VAEConfig(channels=(4, 4), latent_channels=2), data=MovingDigitsSpec(clips=8, frames=2),
+                       train=TrainSettings(steps=4, batch_size=4, lr=2e-3))
+    first = train_vae(recipe, torch.device("cpu"), progress=False)
+    again = train_vae(recipe, torch.device("cpu"), progress=False)
+    assert len(first.run.history) == 4 and again.run.cached and first.run.history == again.run.history
+    assert first.scale == again.scale > 0 and set(first.run.metrics) == {"recon", "kl"}
+    assert list(tmp_path.glob(f"checkpoints/vae_{recipe.key()}.pt"))
+    assert recipe.latent_size == 3
+    with pytest.raises(ValueError, match="multiple"):
+        VAERecipe(data=MovingDigitsSpec(canvas=10))
 
 
 def test_clip_x0_clamps_the_implied_clean_sample():
@@ -118,12 +143,57 @@ def test_flop_estimate_matches_torch_flop_counter():
 
 
 def test_latent_recipe_and_model_shapes():
+    from dataclasses import replace
+
+    from course_lib.diffusion.dit import DiTConfig
+    from course_lib.diffusion.latent_train import PRESETS, LatentRecipe, new_latent_video_dit
     r = LatentRecipe()
-    assert (r.factor, r.latent_size) == (4, 3) and len(r.key()) == 8
-    assert r.key() != LatentRecipe(vae_beta=1e-2).key()
+    assert (r.vae.model.factor, r.vae.latent_size) == (4, 3) and len(r.key()) == 8
+    # the VAE's recipe is part of every key downstream of it
+    beta = replace(r, image=replace(r.image, vae=replace(r.vae, beta=1e-2)))
+    assert beta.key() != r.key() and beta.image.key() != r.image.key()
     # the image stage is shared by recipes that differ only in the video stage
-    assert r.image_key() == LatentRecipe(video_steps=5).image_key() != LatentRecipe(image_steps=5).image_key()
-    model = latent_video_model(LatentRecipe(dim=32, depth=1, heads=2))
-    assert model.config.num_tokens == (8 // r.time_patch) * 3 * 3
+    assert r.image.key() == replace(r, train=replace(r.train, steps=5)).image.key()
+    assert r.image.key() != replace(r.image, train=replace(r.image.train, steps=5)).key()
+    # today's lesson settings (CPU) and its GPU branch; the same clips as day 05's presets
+    from course_lib.diffusion.video_dit_train import PRESETS as PIXEL
+    for device in ("cpu", "gpu"):
+        latent, pixel = PRESETS[device], PIXEL[device]
+        assert latent.data == pixel.data and latent.prediction == pixel.prediction
+        assert (latent.image.train.steps, latent.train.steps, latent.train.batch_size) == \
+            (pixel.image.train.steps, pixel.train.steps, pixel.train.batch_size)
+        assert (latent.image.model.dim, latent.image.model.depth) == (pixel.image.model.dim, pixel.image.model.depth)
+    assert PRESETS["cpu"].vae.train.steps == 1000
+    with pytest.raises(ValueError, match="latents"):
+        replace(r.image, model=DiTConfig(input_size=12, patch=4, in_channels=1))
+    small = replace(r, image=replace(r.image, model=DiTConfig(input_size=3, patch=1, in_channels=4, dim=32, depth=1,
+                                                               heads=2)))
+    model = new_latent_video_dit(small)
+    assert model.config == small.model and model.config.num_tokens == (8 // r.time_patch) * 3 * 3
     out = model(torch.randn(2, 4, 8, 3, 3), torch.tensor([1, 2]), torch.tensor([3, 4]))
     assert out.shape == (2, 4, 8, 3, 3)
+    assert latent_video_dit(small.image.model, 8, 2).config == small.model
+
+
+def test_train_latent_video_dit_trains_once_then_loads(tmp_path, monkeypatch):
+    from course_lib.data.digits import MovingDigitsSpec
+    from course_lib.diffusion.dit import DiTConfig
+    from course_lib.diffusion.latent import sample_latent_videos
+    from course_lib.diffusion.latent_train import LatentImageDiTRecipe, LatentRecipe, train_latent_video_dit
+    from course_lib.diffusion.vae_train import VAERecipe
+    from course_lib.train import TrainSettings
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    vae = VAERecipe(model=V.VAEConfig(channels=(4, 4), latent_channels=2), data=MovingDigitsSpec(clips=8, frames=4),
+                    train=TrainSettings(steps=3, batch_size=4, lr=2e-3))
+    image = LatentImageDiTRecipe(vae=vae, model=DiTConfig(input_size=3, patch=1, in_channels=2, dim=16, depth=1,
+                                                          heads=2), train=TrainSettings(steps=3, batch_size=4, lr=3e-3))
+    recipe = LatentRecipe(image=image, train=TrainSettings(steps=2, batch_size=2, lr=1e-3))
+    first = train_latent_video_dit(recipe, torch.device("cpu"), progress=False)
+    again = train_latent_video_dit(recipe, torch.device("cpu"), progress=False)
+    assert len(first.run.history) == 2 and again.run.cached and first.run.history == again.run.history
+    assert again.image.run.cached and again.vae.run.cached and first.bound == again.bound > 0
+    assert set(first.stage_seconds) == {"vae", "image", "video"} and first.total_seconds > 0
+    for name in ("vae", "latent_image_dit", "latent_video_dit"):
+        assert len(list(tmp_path.glob(f"checkpoints/{name}_*.pt"))) == 1, name
+    videos = sample_latent_videos(again, torch.tensor([1, 2]), steps=2, generator=torch.Generator().manual_seed(0))
+    assert videos.shape == (2, 1, 4, 12, 12) and videos.abs().max() <= 1

@@ -128,8 +128,13 @@ def test_video_dit_general_channels_and_bad_input():
     out = model(x, torch.tensor([1, 2]), torch.tensor([0, 10]))
     assert out.shape == x.shape and out.abs().max() == 0            # adaLN-Zero: untrained output is 0
     assert cfg.num_tokens == 2 * 4 * 4
-    with pytest.raises(ValueError, match=r"\(B, C, T, H, W\)"):
+    with pytest.raises(ValueError, match=r"x must be \(B, C=4, T=4, H=8, W=8\)"):
         model(torch.randn(2, 4, 8, 8), torch.tensor([1, 2]), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"labels must be \(B=2\)"):
+        model(x, torch.tensor([1, 2]), torch.tensor([0, 1, 2]))
+    with pytest.raises(Exception):                                  # configs are frozen
+        cfg.dim = 8
+    assert VideoDiTConfig(patch=[1, 4, 4]).patch == (1, 4, 4)        # normalised to a tuple
     with pytest.raises(ValueError, match="attention"):
         VideoDiTConfig(attention="3d")
     with pytest.raises(ValueError, match="multiple"):
@@ -268,20 +273,58 @@ def test_metrics_reject_bad_input():
         vm.frame_accuracy(torch.zeros(2, 1, 4, 12, 12), torch.zeros(3, dtype=torch.int64))
 
 
+def _tiny_video_recipe(**kw):
+    from course_lib.data.digits import MovingDigitsSpec
+    from course_lib.diffusion.video_dit_train import ImageDiTRecipe, VideoRecipe
+    from course_lib.train import TrainSettings
+    image = ImageDiTRecipe(data=MovingDigitsSpec(clips=16, frames=4, canvas=12),
+                           model=DiTConfig(input_size=12, patch=4, dim=16, depth=1, heads=2),
+                           train=TrainSettings(steps=3, batch_size=4, lr=5e-3, warmup=100, weight_decay=0.01))
+    return VideoRecipe(image=image, train=TrainSettings(steps=3, batch_size=2, lr=3e-3, warmup=100, weight_decay=0.01),
+                       **kw)
+
+
 def test_train_video_dit_trains_once_then_loads(tmp_path, monkeypatch):
-    from course_lib.diffusion.video_dit import VideoRecipe, train_video_dit
+    from dataclasses import replace
+
+    from course_lib.diffusion.video_dit_train import train_video_dit
     monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
-    recipe = VideoRecipe(clips=16, frames=4, canvas=12, dim=16, depth=1, heads=2, image_steps=3, image_batch=4,
-                         video_steps=3, video_batch=2, freeze_spatial=True)
+    recipe = _tiny_video_recipe(freeze_spatial=True)
     first = train_video_dit(recipe, torch.device("cpu"), progress=False)
     again = train_video_dit(recipe, torch.device("cpu"), progress=False)
-    assert len(first.history) == 3 and first.history == again.history and first.seconds == again.seconds
+    assert len(first.run.history) == 3 and first.run.history == again.run.history
+    assert not first.run.cached and again.run.cached and again.image.run.cached
+    assert first.run.seconds == again.run.seconds and first.image.run.seconds == again.image.run.seconds > 0
     for (name, a), b in zip(first.model.state_dict().items(), again.model.state_dict().values()):
         assert torch.equal(a, b), name
+    assert first.model.config == recipe.model           # the recipe names the inflated model's sizes
     assert list(tmp_path.glob(f"checkpoints/video_dit_{recipe.key()}.pt"))
+    assert list(tmp_path.glob(f"checkpoints/video_image_dit_{recipe.image.key()}.pt"))
     # Frozen spatial blocks: only the temporal blocks moved away from the inflated image DiT.
     image = first.model.blocks[0].attn.q_proj.weight
-    inflated = train_video_dit(VideoRecipe(**{**recipe.__dict__, "video_steps": 0}), torch.device("cpu"), False)
-    assert torch.equal(image, inflated.model.blocks[0].attn.q_proj.weight)
+    inflated = train_video_dit(replace(recipe, train=replace(recipe.train, steps=0)), torch.device("cpu"), False)
+    assert torch.equal(image, inflated.model.blocks[0].attn.q_proj.weight) and inflated.run.history == []
+    assert all(p.requires_grad for p in first.model.parameters())
+    # Every attention mode shares the one image stage: only the video checkpoint is new.
+    full = train_video_dit(replace(recipe, attention="full", freeze_spatial=False), torch.device("cpu"), False)
+    assert full.image.run.cached and len(list(tmp_path.glob("checkpoints/video_image_dit_*.pt"))) == 1
     with pytest.raises(ValueError, match="freeze_spatial"):
-        train_video_dit(VideoRecipe(**{**recipe.__dict__, "attention": "full"}), torch.device("cpu"), False)
+        replace(recipe, attention="full")
+
+
+def test_video_recipe_keys_and_presets():
+    from dataclasses import replace
+
+    from course_lib.diffusion.video_dit_train import FULL_ATTENTION_PRESETS, PRESETS, VideoRecipe
+    cpu, gpu = PRESETS["cpu"], PRESETS["gpu"]
+    # today's lesson settings: 1,600 image steps, 1,000 video steps at batch 8; GPU longer and bigger
+    assert (cpu.image.train.steps, cpu.train.steps, cpu.train.batch_size) == (1600, 1000, 8)
+    assert (gpu.image.train.steps, gpu.train.steps, gpu.train.batch_size) == (6000, 3000, 32)
+    assert cpu.model.num_tokens == 72 and cpu.data.canvas == 12 and cpu.prediction == "x0"
+    assert FULL_ATTENTION_PRESETS["cpu"].attention == "full" and FULL_ATTENTION_PRESETS["cpu"].train.steps == 500
+    assert FULL_ATTENTION_PRESETS["cpu"].image == cpu.image          # one shared image stage
+    assert replace(cpu, rho=0.5).key() != cpu.key() and replace(cpu, rho=0.5).image.key() == cpu.image.key()
+    with pytest.raises(ValueError, match="attention"):
+        VideoRecipe(attention="3d")
+    with pytest.raises(ValueError, match="input_size"):
+        replace(cpu.image, model=DiTConfig(input_size=16, patch=4))

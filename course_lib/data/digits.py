@@ -166,3 +166,32 @@ def load_moving_digits(split: str = "train", n: int = 1000, frames: int = 8, can
     torch.save(asdict(data), tmp)
     tmp.replace(path)
     return data
+
+
+@dataclass(frozen=True)
+class MovingDigitsSpec:
+    """Which moving-digit clips a recipe trains on: `clips` clips of `frames` frames on a
+    `canvas` x `canvas` frame, digits moving `speeds` pixels per frame, generated from
+    `seed` (`make_moving_digits`). A field of every recipe trained on moving digits (the
+    video DiT, the VAE, the frame judge), so that it is part of their checkpoint keys.
+
+        spec = MovingDigitsSpec(clips=2000, frames=8, canvas=12, speeds=(1,))
+        train = spec.load("train")          # MovingDigits, cached in artifacts/data/
+    """
+    clips: int = 2000
+    frames: int = 8
+    canvas: int = 12
+    speeds: tuple[int, ...] = (1,)
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "speeds", tuple(self.speeds))
+        if not isinstance(self.clips, int) or self.clips < 1:
+            raise ValueError(f"clips must be a positive int; got {self.clips!r}")
+        if not self.speeds or any(not isinstance(s, int) or s < 1 for s in self.speeds):
+            raise ValueError(f"speeds must be positive ints; got {self.speeds!r}")
+
+    def load(self, split: str = "train") -> MovingDigits:
+        """The clips of `split` ("train": digits of the training split; "test": held out)."""
+        return load_moving_digits(split, n=self.clips, frames=self.frames, canvas=self.canvas,
+                                  speeds=self.speeds, seed=self.seed)

@@ -10,22 +10,26 @@ beside every number it produces.
 
     judge, accuracy = load_frame_judge(canvas=12)
     judge.predict(frames (N, 1, H, W) in [-1, 1]) -> (N,) labels
+
+A measuring instrument has ONE recipe (`FRAME_JUDGE_RECIPE`; only the canvas and clip
+length follow the clips it judges), trained on the CPU whatever the lesson runs on, and
+cached in artifacts/checkpoints/frame_judge_<recipe key>.pt.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from course_lib.data.digits import load_moving_digits
-from course_lib.runtime import artifacts_dir
-from course_lib.train import fit
+from course_lib.data.digits import MovingDigitsSpec
+from course_lib.runtime import settings_key
+from course_lib.train import TrainingRun, TrainSettings, load_or_train, random_batches
 
-FRAME_JUDGE_VERSION = 2
-TRAIN_STEPS = 500
-TRAIN_CLIPS, TEST_CLIPS = 2000, 300
+TEST_CLIPS = 300           # held-out clips (test-split digits) the accuracy is measured on
 
 
 class FrameJudge(nn.Module):
@@ -64,30 +68,63 @@ def frames_of(videos: Tensor) -> Tensor:
     return rearrange(videos, "n c t h w -> (n t) c h w")
 
 
-def load_frame_judge(canvas: int = 12, frames: int = 8, progress: bool = False) -> tuple[FrameJudge, float]:
-    """The trained frame judge (CPU, eval mode) and its accuracy on every frame of
-    held-out real clips (test-split digits). Trains it (a few seconds) the first time and
-    caches it in artifacts/judges/."""
-    path = artifacts_dir("judges") / f"frames_v{FRAME_JUDGE_VERSION}_c{canvas}_t{frames}.pt"
-    test = load_moving_digits("test", n=TEST_CLIPS, frames=frames, canvas=canvas, seed=1)
-    judge = FrameJudge()
-    if path.exists():
-        judge.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    else:
-        train = load_moving_digits("train", n=TRAIN_CLIPS, frames=frames, canvas=canvas, seed=1)
-        x, y = frames_of(train.videos), train.labels.repeat_interleave(frames)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            judge = FrameJudge()
+@dataclass(frozen=True)
+class FrameJudgeRecipe:
+    """What decides the trained frame judge: the real clips it is trained on (every frame
+    of `data`'s training clips; digits moving 1 or 2 pixels per frame) and the optimisation."""
+    data: MovingDigitsSpec = MovingDigitsSpec(clips=2000, frames=8, canvas=12, speeds=(1, 2), seed=1)
+    train: TrainSettings = TrainSettings(steps=500, batch_size=64, lr=2e-3)
 
-            def batch_at(step: int):
-                g = torch.Generator().manual_seed(step)
-                idx = torch.randint(0, len(x), (64,), generator=g)
-                return x[idx], y[idx]
+    def key(self) -> str:
+        """8 hex digits naming every field (part of the checkpoint's name)."""
+        return settings_key(self)
 
-            fit(judge, lambda m, b: F.cross_entropy(m(b[0]), b[1]), batch_at, steps=TRAIN_STEPS, lr=2e-3,
-                device=torch.device("cpu"), progress=progress, desc="training the frame judge")
-        torch.save(judge.state_dict(), path)
+
+FRAME_JUDGE_RECIPE = FrameJudgeRecipe()    # the one frame judge, on every device
+
+
+@dataclass
+class TrainedFrameJudge:
+    """The judge (CPU, eval mode), its accuracy on every frame of `TEST_CLIPS` held-out
+    clips, run and recipe."""
+    model: FrameJudge
+    accuracy: float
+    run: TrainingRun
+    recipe: FrameJudgeRecipe = field(repr=False)
+
+
+def train_frame_judge(recipe: FrameJudgeRecipe | None = None, progress: bool = True) -> TrainedFrameJudge:
+    """Train the frame judge of `recipe` on the CPU (or load it) and measure its accuracy on
+    every frame of `TEST_CLIPS` held-out clips (test-split digits, same canvas, frames,
+    speeds and seed). Batches: random training frames with their clip's label
+    (`train.random_batches`); loss: cross-entropy. The caller's global random state is
+    left as it was. Checkpoint: frame_judge_<recipe key>."""
+    recipe = recipe or FRAME_JUDGE_RECIPE
+    train = recipe.data.load("train")
+    x, y = frames_of(train.videos), train.labels.repeat_interleave(recipe.data.frames)
+    data = random_batches(x, y, batch_size=recipe.train.batch_size, seed=recipe.train.seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(recipe.train.seed)
+        judge = FrameJudge()
+        run = load_or_train("frame_judge", recipe, judge, lambda m, b: F.cross_entropy(m(b[0]), b[1]), data,
+                            device=torch.device("cpu"), desc="training the frame judge", progress=progress)
     judge.eval()
-    accuracy = (judge.predict(frames_of(test.videos)) == test.labels.repeat_interleave(frames)).float().mean().item()
-    return judge, accuracy
+    test = replace(recipe.data, clips=TEST_CLIPS).load("test")
+    accuracy = (judge.predict(frames_of(test.videos)) == test.labels.repeat_interleave(recipe.data.frames)
+                ).float().mean().item()
+    return TrainedFrameJudge(judge, accuracy, run, recipe)
+
+
+def load_frame_judge(canvas: int = 12, frames: int = 8, progress: bool = False) -> tuple[FrameJudge, float]:
+    """The trained frame judge for clips of `frames` frames on a `canvas` x `canvas` canvas
+    (`FRAME_JUDGE_RECIPE` with that canvas and length; CPU, eval mode) and its accuracy on
+    every frame of held-out real clips. Trains it (a few seconds) the first time and caches it."""
+    recipe = FRAME_JUDGE_RECIPE
+    if (canvas, frames) != (recipe.data.canvas, recipe.data.frames):
+        recipe = replace(recipe, data=replace(recipe.data, canvas=canvas, frames=frames))
+    trained = train_frame_judge(recipe, progress)
+    return trained.model, trained.accuracy
+
+
+__all__ = ["FrameJudge", "FrameJudgeRecipe", "FRAME_JUDGE_RECIPE", "TrainedFrameJudge", "TEST_CLIPS",
+           "frames_of", "train_frame_judge", "load_frame_judge"]

@@ -3,23 +3,28 @@
 A generated digit counts as "correct" when the judge, which never saw generated data,
 labels it as the class we asked for. Its penultimate features feed the Frechet distance
 (`course_lib.metrics.frechet_distance`), the course's FID. The judge is trained once on
-the training split and cached in artifacts/judges/; its held-out accuracy is reported
-beside every number it produces.
+the training split and cached (artifacts/checkpoints/digit_judge_<recipe key>.pt); its
+held-out accuracy is reported beside every number it produces.
+
+    judge, accuracy = load_judge()           # trains (a few seconds) the first time
+
+A measuring instrument has ONE recipe (`JUDGE_RECIPE`), trained on the CPU whatever the
+lesson runs on, so that its numbers compare across machines.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib.data.digits import digits_split, load_digits
-from course_lib.runtime import artifacts_dir
-from course_lib.train import fit
+from course_lib.runtime import settings_key, step_generator
+from course_lib.train import TrainingRun, TrainSettings, load_or_train
 
-JUDGE_VERSION = 1
 FEATURE_DIM = 128
-TRAIN_STEPS = 800
 
 
 class DigitJudge(nn.Module):
@@ -62,36 +67,72 @@ class DigitJudge(nn.Module):
         return torch.cat([self.features(x[i:i + batch].float().cpu()) for i in range(0, len(x), batch)])
 
 
-def _random_shift(x: Tensor, generator: torch.Generator) -> Tensor:
-    """Shift each image by up to one pixel (padding with background): cheap augmentation."""
-    padded = F.pad(x, (1, 1, 1, 1), value=-1.0)
-    dy, dx = torch.randint(0, 3, (2,), generator=generator).tolist()
-    return padded[..., dy:dy + 8, dx:dx + 8]
+@dataclass(frozen=True)
+class DigitJudgeRecipe:
+    """What decides the trained judge: the optimisation (on the training split of the 8x8
+    digits) and the augmentation, a random shift of every batch by up to `shift` pixels."""
+    train: TrainSettings = TrainSettings(steps=800, batch_size=128, lr=2e-3)
+    shift: int = 1
+
+    def key(self) -> str:
+        """8 hex digits naming every field (part of the checkpoint's name)."""
+        return settings_key(self)
+
+
+JUDGE_RECIPE = DigitJudgeRecipe()     # the one judge every lesson measures with, on every device
+
+
+@dataclass
+class TrainedDigitJudge:
+    """The judge (CPU, eval mode), its accuracy on the held-out test split, run and recipe."""
+    model: DigitJudge
+    accuracy: float
+    run: TrainingRun
+    recipe: DigitJudgeRecipe = field(repr=False)
+
+
+def random_shift(x: Tensor, shift: int, generator: torch.Generator) -> Tensor:
+    """Shift a batch of images (N, C, H, W) by one random offset of up to `shift` pixels
+    per axis (padding with background -1): cheap augmentation."""
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (shift, shift, shift, shift), value=-1.0)
+    dy, dx = torch.randint(0, 2 * shift + 1, (2,), generator=generator).tolist()
+    return padded[..., dy:dy + h, dx:dx + w]
+
+
+def train_digit_judge(recipe: DigitJudgeRecipe | None = None, progress: bool = True) -> TrainedDigitJudge:
+    """Train the judge of `recipe` on the CPU (or load it) and measure its held-out accuracy.
+
+    Batch `step`: `batch_size` random training digits, shifted (`random_shift`), all drawn
+    from `runtime.step_generator(seed, step)`; loss: cross-entropy. The caller's global
+    random state is left as it was. Checkpoint: digit_judge_<recipe key>."""
+    recipe = recipe or JUDGE_RECIPE
+    images, labels = load_digits()
+    train_idx, test_idx = digits_split()
+    x, y = images[train_idx], labels[train_idx]
+    settings = recipe.train
+
+    def batch_at(step: int) -> tuple[Tensor, Tensor]:
+        g = step_generator(settings.seed, step)
+        idx = torch.randint(0, len(x), (settings.batch_size,), generator=g)
+        return random_shift(x[idx], recipe.shift, g), y[idx]
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)
+        judge = DigitJudge()
+        run = load_or_train("digit_judge", recipe, judge, lambda m, b: F.cross_entropy(m(b[0]), b[1]), batch_at,
+                            device=torch.device("cpu"), desc="training the digit judge", progress=progress)
+    judge.eval()
+    accuracy = (judge.predict(images[test_idx]) == labels[test_idx]).float().mean().item()
+    return TrainedDigitJudge(judge, accuracy, run, recipe)
 
 
 def load_judge(progress: bool = False) -> tuple[DigitJudge, float]:
-    """The trained judge (CPU, eval mode) and its accuracy on the held-out test split.
-    Trains it (a few seconds) the first time and caches it."""
-    path = artifacts_dir("judges") / f"digits_v{JUDGE_VERSION}.pt"
-    images, labels = load_digits()
-    train_idx, test_idx = digits_split()
-    judge = DigitJudge()
-    if path.exists():
-        judge.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    else:
-        g = torch.Generator().manual_seed(0)
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            judge = DigitJudge()
-            x, y = images[train_idx], labels[train_idx]
+    """The trained judge of `JUDGE_RECIPE` (CPU, eval mode) and its accuracy on the
+    held-out test split. Trains it (a few seconds) the first time and caches it."""
+    trained = train_digit_judge(JUDGE_RECIPE, progress)
+    return trained.model, trained.accuracy
 
-            def batch_at(step: int):
-                idx = torch.randint(0, len(x), (128,), generator=g)
-                return _random_shift(x[idx], g), y[idx]
 
-            fit(judge, lambda m, b: F.cross_entropy(m(b[0]), b[1]), batch_at, steps=TRAIN_STEPS,
-                lr=2e-3, device=torch.device("cpu"), progress=progress, desc="training the digit judge")
-        torch.save(judge.state_dict(), path)
-    judge.eval()
-    accuracy = (judge.predict(images[test_idx]) == labels[test_idx]).float().mean().item()
-    return judge, accuracy
+__all__ = ["DigitJudge", "DigitJudgeRecipe", "JUDGE_RECIPE", "TrainedDigitJudge", "random_shift",
+           "train_digit_judge", "load_judge"]

@@ -11,14 +11,14 @@ labels are dropped for guidance) is drawn by the data function from a generator 
 by the step, and travels *in the batch*: a rank's shard carries its own rows' noise.
 
 Tasks: "digits" (day 04's DiT on 8x8 digits; small and fast, used by tests) and
-"latent" (day 05's video DiT on the scaled VAE latents that day 06 caches, passed as a
-tensor file). Rank 0 saves {"state_dict", "history", "seconds", "world_size", "rows_per_step"} to --out.
+"latent" (the latent video DiT of `latent_train` on scaled VAE latents, passed as a tensor
+file {"latents", "labels", "recipe": LatentRecipe}). Rank 0 saves {"state_dict", "history",
+"seconds", "world_size", "rows_per_step"} to --out.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from course_lib import distributed
 from course_lib.diffusion import ddpm
 from course_lib.diffusion.schedules import NoiseSchedule, make_schedule
+from course_lib.runtime import step_generator
 from course_lib.train import fit
 
 
@@ -42,7 +43,7 @@ def fixed_noise_batches(x0: Tensor, labels: Tensor, batch_size: int, num_steps: 
         raise ValueError(f"x0 and labels must have one length; got {len(x0)} and {len(labels)}")
 
     def batch_at(step: int) -> tuple[Tensor, ...]:
-        g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        g = step_generator(seed, step)
         idx = torch.randint(0, len(x0), (batch_size,), generator=g)
         y = labels[idx].clone()
         y[torch.rand(batch_size, generator=g) < label_dropout] = null_label
@@ -91,13 +92,17 @@ def digits_task(seed: int) -> tuple[nn.Module, Tensor, Tensor, str]:
 
 
 def latent_task(seed: int, latents_path: str) -> tuple[nn.Module, Tensor, Tensor, str]:
-    """Day 06's latent video DiT and its cached training latents (saved by the lesson)."""
-    from course_lib.diffusion.latent import latent_video_model
+    """The untrained latent video DiT of a `latent_train.LatentRecipe` (class dropout off)
+    and the scaled training latents saved with it (day 06 saves them)."""
+    from dataclasses import replace
+
+    from course_lib.diffusion.latent import latent_video_dit
 
     data = torch.load(latents_path, weights_only=False)
+    recipe = data["recipe"]
     torch.manual_seed(seed)
-    model = latent_video_model(data["recipe"], class_dropout=0.0)
-    return model, data["latents"], data["labels"], data["recipe"].prediction
+    model = latent_video_dit(replace(recipe.image.model, class_dropout=0.0), recipe.data.frames, recipe.time_patch)
+    return model, data["latents"], data["labels"], recipe.prediction
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -118,22 +123,20 @@ def main(argv: list[str] | None = None) -> dict:
                          else latent_task(args.seed, args.latents))
     schedule = make_schedule("cosine", 1000)
     data = fixed_noise_batches(x0, labels, args.batch_size, schedule.num_steps, model.null_label, seed=args.seed)
-    rows_seen: list[int] = []          # this rank's rows per step: global batch / world size
 
-    def loss_fn(m: nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
-        rows_seen.append(len(batch[0]))
-        return fixed_noise_loss(m, batch, schedule, kind)
+    def loss_fn(m: nn.Module, batch: tuple[Tensor, ...]) -> tuple[Tensor, dict[str, int]]:
+        # "rows": this rank's rows per step (global batch / world size; the same on every rank)
+        return fixed_noise_loss(m, batch, schedule, kind), {"rows": len(batch[0])}
 
-    start = time.perf_counter()
-    history = fit(model, loss_fn, data, steps=args.steps, lr=args.lr, device=device, progress=False)
-    result = {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history,
-              "seconds": time.perf_counter() - start, "world_size": distributed.world_size(),
-              "rows_per_step": max(rows_seen, default=0)}
+    run = fit(model, loss_fn, data, steps=args.steps, lr=args.lr, device=device, progress=False)
+    result = {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "history": run.history,
+              "seconds": run.seconds, "world_size": distributed.world_size(),
+              "rows_per_step": int(max(run.metrics.get("rows", [0])))}
     if distributed.is_main_process():
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         torch.save(result, args.out)
         print(f"world size {result['world_size']}: {args.steps} steps of global batch {args.batch_size} "
-              f"in {result['seconds']:.1f} s; final loss {history[-1]:.4f}")
+              f"in {result['seconds']:.1f} s; final loss {run.history[-1]:.4f}")
     distributed.teardown()
     return result
 

@@ -8,24 +8,30 @@
 
 Like day 05's pixel model, the latent model is an image DiT pretrained on single
 (latent) frames and then *inflated* with zero-initialised temporal blocks and trained on
-clips. `video_dit_flops` estimates the cost of one forward pass from the config, the
-number a "pixel vs latent" table compares (checked against torch's FLOP counter in tests).
+clips (`latent_video_dit`; the recipe and load-or-train are in `latent_train.py`).
+`video_dit_flops` estimates the cost of one forward pass from the config, the number a
+"pixel vs latent" table compares (checked against torch's FLOP counter in tests).
+
+    trained = train_latent_video_dit(preset(PRESETS, DEVICE))      # latent_train.py
+    videos = sample_latent_videos(trained, labels, steps=20, guidance=3.0)   # DDIM in latent space, decoded
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from course_lib.checks import check_shape
 from course_lib.diffusion import ddpm
 from course_lib.diffusion.dit import DiT, DiTConfig
-from course_lib.diffusion.schedules import NoiseSchedule, make_schedule
-from course_lib.diffusion.vae import (TrainedVAE, VAERecipe, decode_latents, encode_latents, train_vae)
-from course_lib.diffusion.video_dit import VideoDiT, VideoDiTConfig, inflate, video_loss
-from course_lib.runtime import settings_key
-from course_lib.train import timed_fit
+from course_lib.diffusion.schedules import NoiseSchedule
+from course_lib.diffusion.vae import decode_latents
+from course_lib.diffusion.video_dit import VideoDiT, VideoDiTConfig, inflate
+
+if TYPE_CHECKING:
+    from course_lib.diffusion.latent_train import TrainedLatentVideo
 
 
 # ---------------------------------------------------------------- cost
@@ -67,154 +73,16 @@ def video_dit_flops(config: VideoDiTConfig) -> int:
     return int(2 * (blocks + embed + final))
 
 
-# ---------------------------------------------------------------- recipe and model
+# ---------------------------------------------------------------- the model
 
-@dataclass(frozen=True)
-class LatentRecipe:
-    """What `train_latent_video_dit` trains: data, the VAE, the latent image DiT and video stage."""
-    clips: int = 2000
-    frames: int = 8
-    canvas: int = 12
-    speeds: tuple[int, ...] = (1,)
-    data_seed: int = 0
-    vae_channels: tuple[int, ...] = (16, 32)     # f = 4: a 12x12 frame -> 3x3 latent
-    latent_channels: int = 4
-    vae_beta: float = 1e-3
-    vae_steps: int = 1000
-    vae_batch: int = 64
-    vae_lr: float = 2e-3
-    patch: int = 1                               # on the latent grid: 1 latent pixel = 4x4 pixels
-    time_patch: int = 2                          # frames per spacetime patch of the video model
-    dim: int = 64
-    depth: int = 3
-    heads: int = 4
-    num_steps: int = 1000
-    prediction: str = "x0"                       # what the DiT predicts (ddpm.PREDICTIONS)
-    image_steps: int = 1600
-    image_batch: int = 64
-    image_lr: float = 3e-3
-    video_steps: int = 600
-    video_batch: int = 8
-    video_lr: float = 1e-3
-    seed: int = 0
-
-    @property
-    def factor(self) -> int:
-        return 2 ** len(self.vae_channels)
-
-    @property
-    def latent_size(self) -> int:
-        return self.canvas // self.factor
-
-    def vae_recipe(self) -> VAERecipe:
-        data = dict(clips=self.clips, frames=self.frames, canvas=self.canvas, speeds=list(self.speeds),
-                    data_seed=self.data_seed)
-        return VAERecipe(config=dict(in_channels=1, latent_channels=self.latent_channels,
-                                     channels=list(self.vae_channels)),
-                         data=data, beta=self.vae_beta, steps=self.vae_steps, batch_size=self.vae_batch,
-                         lr=self.vae_lr, seed=self.seed)
-
-    def key(self) -> str:
-        """8 hex digits naming every setting (part of the checkpoint names)."""
-        return _hash(asdict(self))
-
-    def image_key(self) -> str:
-        """8 hex digits naming the settings of the VAE and the latent image DiT only."""
-        return _hash({k: v for k, v in asdict(self).items() if not k.startswith("video_") and k != "time_patch"})
+def latent_video_dit(image: DiTConfig, frames: int, time_patch: int = 2) -> VideoDiT:
+    """An untrained factorized VideoDiT on latent clips (zc, T, h, w): day 04's DiT on single
+    latent frames (`image`: input_size h, in_channels zc), inflated to `frames` frames with
+    spacetime patches (time_patch, patch, patch)."""
+    return inflate(DiT(image), frames, "factorized", pt=time_patch)
 
 
-def _hash(d: dict) -> str:
-    return settings_key(d)
-
-
-def latent_image_dit(recipe: LatentRecipe, class_dropout: float = 0.1) -> DiT:
-    """Day 04's DiT on single latent frames (zc, h, w)."""
-    return DiT(DiTConfig(input_size=recipe.latent_size, patch=recipe.patch, in_channels=recipe.latent_channels,
-                         dim=recipe.dim, depth=recipe.depth, heads=recipe.heads, class_dropout=class_dropout))
-
-
-def latent_video_model(recipe: LatentRecipe, class_dropout: float = 0.1) -> VideoDiT:
-    """An untrained factorized VideoDiT on latent clips (zc, T, h, w): the inflated image DiT
-    with spacetime patches (time_patch, patch, patch)."""
-    return inflate(latent_image_dit(recipe, class_dropout), recipe.frames, "factorized", pt=recipe.time_patch)
-
-
-@dataclass
-class TrainedLatentVideo:
-    """The VAE (with its scale), the latent video DiT (eval mode) and its schedule, the
-    training seconds of each stage (measured when trained), and the video-stage losses."""
-    vae: TrainedVAE
-    model: VideoDiT
-    schedule: NoiseSchedule
-    history: list[float]
-    seconds: dict[str, float]
-    bound: float                      # max |z| over the scaled training latents
-    recipe: LatentRecipe = field(repr=False)
-
-    @property
-    def total_seconds(self) -> float:
-        return sum(self.seconds.values())
-
-
-def load_latent_clips(recipe: LatentRecipe, vae: TrainedVAE) -> tuple[Tensor, Tensor]:
-    """Scaled latents (N, zc, T, h, w) of the recipe's training clips, and their labels (N,)."""
-    from course_lib.data.digits import load_moving_digits
-
-    data = load_moving_digits("train", n=recipe.clips, frames=recipe.frames, canvas=recipe.canvas,
-                              speeds=recipe.speeds, seed=recipe.data_seed)
-    return encode_latents(vae.model, data.videos, vae.scale), data.labels
-
-
-def train_latent_video_dit(recipe: LatentRecipe | None = None, device: torch.device | None = None,
-                           progress: bool = True) -> TrainedLatentVideo:
-    """Load-or-train the latent video model: (1) the VAE on frames of the training clips,
-    (2) the scale factor, (3) an image DiT on single latent frames, (4) `inflate` and train
-    on latent clips. Cached in artifacts/checkpoints/ (day06_vae_*, latent_image_dit_*,
-    latent_video_dit_* with the recipe's key)."""
-    from einops import rearrange
-
-    from course_lib.data.digits import load_moving_digits
-    from course_lib.runtime import get_device
-
-    recipe = recipe or LatentRecipe()
-    device = device or get_device()
-    data = load_moving_digits("train", n=recipe.clips, frames=recipe.frames, canvas=recipe.canvas,
-                              speeds=recipe.speeds, seed=recipe.data_seed)
-    frames = rearrange(data.videos, "n c t h w -> (n t) c h w")        # (N*T, 1, H, W)
-    vae = train_vae(frames, recipe.vae_recipe(), device=device, progress=progress)
-    latents = encode_latents(vae.model, data.videos, vae.scale)         # (N, zc, T, h, w), std ~ 1
-    labels = data.labels
-    schedule = make_schedule("cosine", recipe.num_steps)
-    key = recipe.key()
-
-    torch.manual_seed(recipe.seed)
-    image_dit = latent_image_dit(recipe)
-    latent_frames = rearrange(latents, "n c t h w -> (n t) c h w")     # (N*T, zc, h, w)
-    frame_labels = labels.repeat_interleave(recipe.frames)
-
-    def image_batch(step: int):
-        g = torch.Generator().manual_seed(recipe.seed * 1_000_003 + step)
-        idx = torch.randint(0, len(latent_frames), (recipe.image_batch,), generator=g)
-        return latent_frames[idx], frame_labels[idx]
-
-    _, image_seconds = timed_fit(f"latent_image_dit_{recipe.image_key()}", image_dit,
-                                 lambda m, b: ddpm.conditional_loss(m, b, schedule, recipe.prediction), image_batch,
-                                 recipe.image_steps, recipe.image_lr, device, progress, "latent image DiT")
-    model = inflate(image_dit.eval(), recipe.frames, "factorized", pt=recipe.time_patch).to(device)
-
-    def video_batch(step: int):
-        g = torch.Generator().manual_seed(recipe.seed * 1_000_003 + 500_000 + step)
-        idx = torch.randint(0, len(latents), (recipe.video_batch,), generator=g)
-        return latents[idx], labels[idx]
-
-    torch.manual_seed(recipe.seed + 1)          # the label dropout inside the model
-    history, video_seconds = timed_fit(f"latent_video_dit_{key}", model,
-                                       lambda m, b: video_loss(m, b, schedule, kind=recipe.prediction), video_batch,
-                                       recipe.video_steps, recipe.video_lr, device, progress,
-                                       "latent video DiT")
-    seconds = {"vae": vae.train_seconds, "image": image_seconds, "video": video_seconds}
-    return TrainedLatentVideo(vae, model.eval(), schedule, history, seconds, latents.abs().max().item(), recipe)
-
+# ---------------------------------------------------------------- sampling
 
 def clip_x0(model_fn: ddpm.ModelFn, schedule: NoiseSchedule, bound: float, kind: str = "eps") -> ddpm.ModelFn:
     """Wrap a model predicting `kind` so that its implied x0_hat (e.g. for eps,
@@ -247,8 +115,7 @@ def sample_latent_videos(trained: TrainedLatentVideo, labels: Tensor, steps: int
     (B, zc, T, h, w) with decode=False). x0_hat is clipped to [-bound, bound] with the
     training latents' `trained.bound` (`clip_x0`), not to [-1, 1]: unit-variance latents
     routinely exceed 1."""
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be (B,); got {tuple(labels.shape)}")
+    check_shape(labels, "labels", "B")
     model, cfg = trained.model, trained.model.config
     shape = (len(labels), cfg.in_channels, cfg.frames, cfg.height, cfg.width)
     if x_T is None:

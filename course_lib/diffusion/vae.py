@@ -21,20 +21,18 @@ A small beta (Stable Diffusion uses about 1e-6 on sums) keeps reconstructions sh
 price is latents whose scale is not 1. Diffusion schedules assume data of unit scale, so
 latent diffusion multiplies latents by a *scale factor* s = 1 / std(latents) measured on
 training data (`scale_factor`; SD 1.x's famous 0.18215), and divides by it to decode.
+
+Training on moving-digit frames (the recipe, load-or-train, the measured scale) is in
+`vae_train.py`: `trained = train_vae(VAERecipe())`, `trained.model`, `trained.scale`.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from course_lib.runtime import settings_key
 
 LOGVAR_RANGE = (-30.0, 20.0)   # clamp, as Stable Diffusion's DiagonalGaussianDistribution
 
@@ -77,11 +75,17 @@ def scale_factor(latents: Tensor) -> float:
 
 # ---------------------------------------------------------------- the model
 
-@dataclass
+@dataclass(frozen=True)
 class VAEConfig:
+    """Sizes of the VAE. Training recipes (data, beta, steps) are in `vae_train.py`."""
     in_channels: int = 1
     latent_channels: int = 4
     channels: tuple[int, ...] = (16, 32)   # one stride-2 stage each: downsampling f = 2^len
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(self.channels))
+        if not self.channels:
+            raise ValueError("channels must name at least one stage")
 
     @property
     def factor(self) -> int:
@@ -189,77 +193,3 @@ def decode_latents(vae: VAE, z: Tensor, scale: float = 1.0, batch: int = 256) ->
     vae.eval()
     return torch.cat([vae.decode(z[i:i + batch].to(device) / scale).clamp(-1, 1).cpu()
                       for i in range(0, len(z), batch)])
-
-
-# ---------------------------------------------------------------- load or train
-
-@dataclass
-class VAERecipe:
-    """Everything that determines the trained VAE (its hash names the checkpoint)."""
-    config: dict = field(default_factory=lambda: asdict(VAEConfig()))
-    data: dict = field(default_factory=dict)   # the clip settings of the training frames
-    beta: float = 1e-3
-    steps: int = 600
-    batch_size: int = 64
-    lr: float = 2e-3
-    seed: int = 0
-
-    def key(self) -> str:
-        """8 hex digits naming these settings (part of the checkpoint's file name)."""
-        return settings_key(self)
-
-
-@dataclass
-class TrainedVAE:
-    """The VAE (eval mode), the scale factor measured on its training frames, the loss of
-    every step and the seconds training took (measured when it was trained)."""
-    model: VAE
-    scale: float
-    history: list[float]
-    train_seconds: float
-    recipe: VAERecipe
-
-
-def train_vae(frames: Tensor, recipe: VAERecipe | None = None, checkpoint: str | None = "day06_vae",
-              device: torch.device | None = None, progress: bool = True) -> TrainedVAE:
-    """Train a VAE on `frames` (N, C, H, W) in [-1, 1] with `train.fit`, or load it.
-
-    Batches: `batch_size` random frames per step, seeded by the step. The scale factor is
-    1 / std of the latent means of (up to) 2,048 training frames. Checkpoint:
-    artifacts/checkpoints/{checkpoint}_{recipe.key()}.pt plus a .json with the scale and
-    the training seconds; None trains without saving. The recipe's `data` field should
-    describe `frames` (it is part of the key)."""
-    from course_lib.runtime import get_device
-    from course_lib.train import checkpoint_path, fit
-
-    if frames.ndim != 4:
-        raise ValueError(f"frames must be (N, C, H, W); got {tuple(frames.shape)}")
-    recipe = recipe or VAERecipe()
-    device = device or get_device()
-    torch.manual_seed(recipe.seed)
-    config = VAEConfig(**{**recipe.config, "channels": tuple(recipe.config.get("channels", VAEConfig.channels))})
-    model = VAE(config)
-    meta_path: Path | None = None
-    if checkpoint is not None:
-        meta_path = checkpoint_path(f"{checkpoint}_{recipe.key()}").with_suffix(".json")
-    meta = json.loads(meta_path.read_text()) if meta_path is not None and meta_path.exists() else {}
-
-    def data(step: int) -> Tensor:
-        g = torch.Generator().manual_seed(recipe.seed * 1_000_003 + step)
-        return frames[torch.randint(0, len(frames), (recipe.batch_size,), generator=g)]
-
-    start = time.perf_counter()
-    history = fit(model, lambda m, x: vae_loss(m, x, recipe.beta)[0], data, steps=recipe.steps, lr=recipe.lr,
-                  device=device, checkpoint=None if checkpoint is None else f"{checkpoint}_{recipe.key()}",
-                  desc="VAE", progress=progress)
-    seconds = meta.get("train_seconds", time.perf_counter() - start)
-    model.eval()
-    if "scale" in meta:
-        scale = meta["scale"]
-    else:
-        probe = frames[torch.randperm(len(frames), generator=torch.Generator().manual_seed(recipe.seed))[:2048]]
-        scale = scale_factor(encode_latents(model, probe))
-    if meta_path is not None and not meta:
-        meta_path.write_text(json.dumps({"scale": scale, "train_seconds": seconds, "recipe": asdict(recipe)},
-                                        default=list))
-    return TrainedVAE(model, scale, history, seconds, recipe)

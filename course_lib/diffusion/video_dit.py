@@ -9,9 +9,10 @@ API (day 05 builds it; day 06 trains the same model on VAE latents):
     noise = coherent_noise((B, C, T, H, W), rho=0.5, generator=g)   # corr(frame i, frame j) = rho
     loss = video_loss(model, (videos, labels), schedule, rho=0.0, kind="eps")   # ready for train.fit
     videos = sample_video(model, labels, schedule, steps=20, guidance=3.0, kind="eps")   # DDIM + batched CFG
-    trained = train_video_dit(VideoRecipe(...))   # load-or-train on moving digits (cached):
-    trained.model, trained.schedule, trained.seconds, trained.history, trained.image_seconds
-    # the recipe's models predict x0: sample_video(..., kind=trained.recipe.prediction)
+
+Training on moving digits (the recipe, its presets, load-or-train) is in `video_dit_train.py`:
+
+    trained = train_video_dit(preset(PRESETS, DEVICE))    # trained.model, .schedule, .run, .image
 
 Three ways to mix information between the N = T' * S tokens (T' = T / pt frames of
 S = (H / ph)(W / pw) tokens each), set by `config.attention`:
@@ -31,25 +32,26 @@ inflated factorized model computes exactly what the image DiT computes on every 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor, nn
 
+from course_lib.checks import check_choice, check_range, check_shape
 from course_lib.diffusion import ddpm
 from course_lib.diffusion.dit import AdaLNZeroBlock, DiT, DiTConfig, FinalLayer, LabelEmbedder, TimestepEmbedder
-from course_lib.diffusion.schedules import NoiseSchedule, make_schedule
+from course_lib.diffusion.schedules import NoiseSchedule
 from course_lib.nn.embeddings import SpacetimePatchEmbed, sincos_1d, sincos_2d, unpatchify3d
-from course_lib.runtime import settings_key
-from course_lib.train import timed_fit
 
 ATTENTION_MODES = ("spatial", "factorized", "full")
 
 
-@dataclass
+@dataclass(frozen=True)
 class VideoDiTConfig:
+    """Sizes of a video DiT. A model inflated from an image DiT takes its sizes from the
+    image DiT's `DiTConfig` (`inflated_config`)."""
     in_channels: int = 1
     frames: int = 8                 # T
     height: int = 12                # H
@@ -64,9 +66,8 @@ class VideoDiTConfig:
     class_dropout: float = 0.1
 
     def __post_init__(self):
-        self.patch = tuple(self.patch)
-        if self.attention not in ATTENTION_MODES:
-            raise ValueError(f"attention must be one of {ATTENTION_MODES}; got {self.attention!r}")
+        object.__setattr__(self, "patch", tuple(self.patch))
+        check_choice(self.attention, "attention", ATTENTION_MODES)
         if len(self.patch) != 3 or any(not isinstance(p, int) or p < 1 for p in self.patch):
             raise ValueError(f"patch must be three positive ints (pt, ph, pw); got {self.patch!r}")
         for name, size, p in zip(("frames", "height", "width"), (self.frames, self.height, self.width), self.patch):
@@ -141,18 +142,11 @@ class VideoDiT(nn.Module):
             nn.init.zeros_(block.block.adaLN_modulation[-1].weight)
             nn.init.zeros_(block.block.adaLN_modulation[-1].bias)
 
-    def _check(self, x: Tensor, t: Tensor, labels: Tensor) -> None:
-        cfg = self.config
-        expected = (cfg.in_channels, cfg.frames, cfg.height, cfg.width)
-        if x.ndim != 5 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"x must be (B, C, T, H, W) = (B, {', '.join(map(str, expected))}); "
-                             f"got {tuple(x.shape)}")
-        if t.shape != (len(x),) or labels.shape != (len(x),):
-            raise ValueError(f"t and labels must be ({len(x)},); got {tuple(t.shape)} and {tuple(labels.shape)}")
-
     def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
-        self._check(x, t, labels)
         cfg = self.config
+        check_shape(x, "x", "B C T H W", C=cfg.in_channels, T=cfg.frames, H=cfg.height, W=cfg.width)
+        check_shape(t, "t", "B", B=len(x))
+        check_shape(labels, "labels", "B", B=len(x))
         b, gt, s = len(x), cfg.grid[0], cfg.tokens_per_frame
         tokens = self.patch_embed(x)                                     # (B, T'*S, D), time-major
         c = self.t_embedder(t) + self.y_embedder(labels)                 # (B, D)
@@ -180,6 +174,16 @@ class VideoDiT(nn.Module):
 
 # ---------------------------------------------------------------- inflation
 
+def inflated_config(image: DiTConfig, frames: int, attention: str = "factorized", pt: int = 1) -> VideoDiTConfig:
+    """The config of the video DiT that `inflate` makes from an image DiT of config `image`:
+    the same width, depth, heads, classes; `frames` frames of input_size x input_size;
+    spacetime patches (pt, patch, patch)."""
+    return VideoDiTConfig(in_channels=image.in_channels, frames=frames, height=image.input_size,
+                          width=image.input_size, patch=(pt, image.patch, image.patch), dim=image.dim,
+                          depth=image.depth, heads=image.heads, mlp_ratio=image.mlp_ratio, attention=attention,
+                          num_classes=image.num_classes, class_dropout=image.class_dropout)
+
+
 def inflate(image_dit: DiT, frames: int, attention: str = "factorized", pt: int = 1) -> VideoDiT:
     """A VideoDiT whose spatial parts are copies of a trained image DiT (Video LDM / AnimateDiff).
 
@@ -191,12 +195,7 @@ def inflate(image_dit: DiT, frames: int, attention: str = "factorized", pt: int 
     """
     if not isinstance(image_dit, DiT):
         raise TypeError(f"image_dit must be a course_lib.diffusion.dit.DiT; got {type(image_dit).__name__}")
-    ic: DiTConfig = image_dit.config
-    config = VideoDiTConfig(in_channels=ic.in_channels, frames=frames, height=ic.input_size, width=ic.input_size,
-                            patch=(pt, ic.patch, ic.patch), dim=ic.dim, depth=ic.depth, heads=ic.heads,
-                            mlp_ratio=ic.mlp_ratio, attention=attention, num_classes=ic.num_classes,
-                            class_dropout=ic.class_dropout)
-    video = VideoDiT(config).to(next(image_dit.parameters()).device)
+    video = VideoDiT(inflated_config(image_dit.config, frames, attention, pt)).to(next(image_dit.parameters()).device)
     with torch.no_grad():
         w = image_dit.patch_embed.proj.weight                            # (D, C, p, p)
         video.patch_embed.proj.weight.copy_(w[:, :, None].repeat(1, 1, pt, 1, 1) / pt)
@@ -223,8 +222,7 @@ def coherent_noise(shape: tuple[int, ...], rho: float = 0.0, generator: torch.Ge
     """
     if len(shape) != 5:
         raise ValueError(f"shape must be (B, C, T, H, W); got {tuple(shape)}")
-    if not 0.0 <= rho <= 1.0:
-        raise ValueError(f"rho must be in [0, 1]; got {rho}")
+    check_range(rho, "rho", 0.0, 1.0)
     b, c, _, h, w = shape
     shared = torch.randn((b, c, 1, h, w), generator=generator)
     own = torch.randn(tuple(shape), generator=generator)
@@ -240,8 +238,7 @@ def video_loss(model: nn.Module, batch: tuple[Tensor, Tensor], schedule: NoiseSc
     Ready for `train.fit`: fit(model, lambda m, b: video_loss(m, b, schedule), ...).
     """
     x0, labels = batch
-    if x0.ndim != 5:
-        raise ValueError(f"videos must be (B, C, T, H, W); got {tuple(x0.shape)}")
+    check_shape(x0, "videos", "B C T H W")
     schedule = schedule.to(x0.device)
     t = torch.randint(0, schedule.num_steps, (len(x0),), generator=generator).to(x0.device)
     noise = coherent_noise(tuple(x0.shape), rho, generator, x0.device)
@@ -266,8 +263,7 @@ def sample_video(model: VideoDiT, labels: Tensor, schedule: NoiseSchedule, steps
     videos at a time (2 * batch network inputs per step with guidance).
     """
     cfg = model.config
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be (B,); got {tuple(labels.shape)}")
+    check_shape(labels, "labels", "B")
     shape = (len(labels), cfg.in_channels, cfg.frames, cfg.height, cfg.width)
     if x_T is None:
         x_T = coherent_noise(shape, rho, generator)
@@ -284,144 +280,3 @@ def sample_video(model: VideoDiT, labels: Tensor, schedule: NoiseSchedule, steps
                                     device=device, x_T=x_T[i:i + batch], kind=kind, progress=progress).cpu())
     model.train(was_training)
     return torch.cat(out)
-
-
-# ---------------------------------------------------------------- load-or-train on moving digits
-
-@dataclass(frozen=True)
-class VideoRecipe:
-    """What `train_video_dit` trains: data, the image DiT it inflates, the video stage.
-
-    image_steps: pretraining of the image DiT on single frames (shared by all attention
-    modes with the same data/model settings; 0 = no pretraining, train from scratch).
-    video_steps: training of the video model on clips (0 = use the inflated model as is).
-    freeze_spatial: train only the temporal blocks (AnimateDiff) instead of everything.
-    """
-    attention: str = "factorized"
-    clips: int = 2000
-    frames: int = 8
-    canvas: int = 12
-    speeds: tuple[int, ...] = (1,)      # pixels per frame (data.digits.make_moving_digits)
-    data_seed: int = 0
-    patch: int = 4
-    dim: int = 64
-    depth: int = 3
-    heads: int = 4
-    num_steps: int = 1000               # diffusion timesteps (cosine schedule)
-    image_steps: int = 1600
-    image_batch: int = 64
-    image_lr: float = 5e-3
-    video_steps: int = 1000
-    video_batch: int = 8
-    video_lr: float = 3e-3
-    freeze_spatial: bool = False
-    rho: float = 0.0                    # coherent-noise correlation used in training
-    prediction: str = "x0"              # what the network predicts: "eps", "x0" or "v" (ddpm.PREDICTIONS)
-    seed: int = 0
-
-    def image_key(self) -> str:
-        """8 hex digits naming the image-pretraining settings."""
-        keys = ("clips", "frames", "canvas", "speeds", "data_seed", "patch", "dim", "depth", "heads", "num_steps",
-                "image_steps", "image_batch", "image_lr", "prediction", "seed")
-        return _hash({k: getattr(self, k) for k in keys})
-
-    def key(self) -> str:
-        """8 hex digits naming every setting (part of the checkpoint's file name)."""
-        return _hash(asdict(self))
-
-
-def _hash(d: dict) -> str:
-    return settings_key(d)
-
-
-@dataclass
-class TrainedVideoDiT:
-    """model (eval mode) and its noise schedule; loss of every video step; wall-clock
-    seconds of the video stage and of the image pretraining (as measured when trained)."""
-    model: VideoDiT
-    schedule: NoiseSchedule
-    history: list[float]
-    seconds: float
-    image_seconds: float
-    recipe: VideoRecipe = field(repr=False)
-
-
-def day05_recipe(gpu: bool = False) -> VideoRecipe:
-    """Day 05's model (day 06 compares its latent model with the same cached one).
-
-    CPU: a 12x12 canvas, 8 frames, digits moving 1 pixel per frame, 4x4 patches (72 tokens
-    per clip), dim 64, depth 3, 1,600 image steps and 1,000 video steps at batch 8.
-    GPU: the same model trained longer on bigger batches.
-    """
-    return VideoRecipe(frames=8, canvas=12, speeds=(1,), patch=4, dim=64, depth=3, heads=4,
-                       image_steps=6000 if gpu else 1600, video_steps=3000 if gpu else 1000,
-                       video_batch=32 if gpu else 8)
-
-
-def train_image_dit(recipe: VideoRecipe, device: torch.device | None = None,
-                    progress: bool = True) -> tuple[DiT, float]:
-    """The image DiT of `recipe` trained on single frames of the training clips (cached in
-    artifacts/checkpoints/video_image_dit_<image_key>.pt); returns (DiT, training seconds)."""
-    from course_lib.data.digits import load_moving_digits
-    from course_lib.runtime import get_device
-
-    device = device or get_device()
-    data = load_moving_digits("train", n=recipe.clips, frames=recipe.frames, canvas=recipe.canvas,
-                              speeds=recipe.speeds, seed=recipe.data_seed)
-    frames = rearrange(data.videos, "n c t h w -> (n t) c h w")         # (N*T, 1, H, W)
-    frame_labels = data.labels.repeat_interleave(recipe.frames)
-    schedule = make_schedule("cosine", recipe.num_steps)
-    torch.manual_seed(recipe.seed)
-    model = DiT(DiTConfig(input_size=recipe.canvas, patch=recipe.patch, in_channels=1, dim=recipe.dim,
-                          depth=recipe.depth, heads=recipe.heads))
-    if recipe.image_steps == 0:
-        return model.eval().to(device), 0.0
-
-    def batch_at(step: int):                    # seeded by the step: a resumed run sees the same batches
-        g = torch.Generator().manual_seed(recipe.seed * 1_000_003 + step)
-        idx = torch.randint(0, len(frames), (recipe.image_batch,), generator=g)
-        return frames[idx], frame_labels[idx]
-
-    _, seconds = timed_fit(f"video_image_dit_{recipe.image_key()}", model,
-                           lambda m, b: ddpm.conditional_loss(m, b, schedule, recipe.prediction), batch_at, recipe.image_steps,
-                           recipe.image_lr, device, progress, "image DiT on frames", weight_decay=0.01)
-    return model.eval(), seconds
-
-
-def train_video_dit(recipe: VideoRecipe | None = None, device: torch.device | None = None,
-                    progress: bool = True) -> TrainedVideoDiT:
-    """Load-or-train a video DiT on moving digits: pretrain (or load) the image DiT on
-    frames, `inflate` it with `recipe.attention`, then train on clips with `video_loss`.
-    Cached in artifacts/checkpoints/video_dit_<key>.pt (key: every recipe field)."""
-    from course_lib.data.digits import load_moving_digits
-    from course_lib.runtime import get_device
-
-    recipe = recipe or VideoRecipe()
-    device = device or get_device()
-    image_dit, image_seconds = train_image_dit(recipe, device, progress)
-    torch.manual_seed(recipe.seed + 1)          # temporal-block init and label dropout: the same
-    model = inflate(image_dit, recipe.frames, recipe.attention).to(device)   # whether or not the image DiT was cached
-    schedule = make_schedule("cosine", recipe.num_steps)
-    if recipe.video_steps == 0:
-        return TrainedVideoDiT(model.eval(), schedule, [], 0.0, image_seconds, recipe)
-    data = load_moving_digits("train", n=recipe.clips, frames=recipe.frames, canvas=recipe.canvas,
-                              speeds=recipe.speeds, seed=recipe.data_seed)
-    params = [p for n, p in model.named_parameters() if n.startswith("temporal_blocks") or not recipe.freeze_spatial]
-    if not params:
-        raise ValueError("freeze_spatial=True leaves nothing to train for attention "
-                         f"{recipe.attention!r} (only 'factorized' has temporal blocks)")
-    for p in model.parameters():
-        p.requires_grad_(any(p is q for q in params))
-
-    def batch_at(step: int):
-        g = torch.Generator().manual_seed(recipe.seed * 1_000_003 + 500_000 + step)
-        idx = torch.randint(0, len(data.labels), (recipe.video_batch,), generator=g)
-        return data.videos[idx], data.labels[idx]
-
-    history, seconds = timed_fit(f"video_dit_{recipe.key()}", model,
-                                 lambda m, b: video_loss(m, b, schedule, recipe.rho, recipe.prediction), batch_at,
-                                 recipe.video_steps, recipe.video_lr, device, progress,
-                                 f"video DiT ({recipe.attention})", params=params, weight_decay=0.01)
-    for p in model.parameters():
-        p.requires_grad_(True)
-    return TrainedVideoDiT(model.eval(), schedule, history, seconds, image_seconds, recipe)

@@ -1,0 +1,67 @@
+"""Smoke functions (tests/smoke.py) for the video presets: the pixel video DiT (and its
+full-attention variant) and the latent video model with its VAE."""
+
+from functools import partial
+
+import torch
+
+from course_lib.diffusion import ddpm
+from course_lib.diffusion.latent import sample_latent_videos
+from course_lib.diffusion.latent_train import (TrainedLatentImageDiT, TrainedLatentVideo, new_latent_image_dit,
+                                               new_latent_video_dit)
+from course_lib.diffusion.schedules import make_schedule
+from course_lib.diffusion.vae_train import TrainedVAE, new_vae, vae_training_loss
+from course_lib.diffusion.video_dit import sample_video, video_loss
+from course_lib.diffusion.video_dit_train import new_image_dit, new_video_dit
+from course_lib.train import TrainingRun
+from tests.smoke import smoke, train_one_step
+
+LABELS = torch.tensor([3, 7])
+
+
+def _image_stage(model, recipe, frame_shape):
+    """One step of an image stage (day 04's conditional loss) on 2 random frames."""
+    schedule = make_schedule("cosine", recipe.num_steps)
+    loss = partial(ddpm.conditional_loss, schedule=schedule, kind=recipe.prediction)
+    train_one_step(model, loss, (torch.randn(2, *frame_shape), LABELS))
+    return schedule
+
+
+def _video_batch(config):
+    return torch.randn(2, config.in_channels, config.frames, config.height, config.width), LABELS
+
+
+@smoke("course_lib.diffusion.video_dit_train.PRESETS")
+@smoke("course_lib.diffusion.video_dit_train.FULL_ATTENTION_PRESETS")
+def video_dit(recipe):
+    c = recipe.image.model
+    schedule = _image_stage(new_image_dit(recipe.image), recipe.image, (c.in_channels, c.input_size, c.input_size))
+    model = new_video_dit(recipe)
+    assert model.config == recipe.model
+    if recipe.freeze_spatial:
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("temporal_blocks"))
+    loss = partial(video_loss, schedule=schedule, rho=recipe.rho, kind=recipe.prediction)
+    train_one_step(model, loss, _video_batch(recipe.model))
+    out = sample_video(model, LABELS, schedule, steps=1, guidance=3.0, kind=recipe.prediction,
+                       generator=torch.Generator().manual_seed(0))
+    assert out.shape == (2, *_video_batch(recipe.model)[0].shape[1:]) and torch.isfinite(out).all()
+
+
+@smoke("course_lib.diffusion.latent_train.PRESETS")
+def latent_video_dit(recipe):
+    vae = new_vae(recipe.vae)
+    data = recipe.data
+    train_one_step(vae, partial(vae_training_loss, beta=recipe.vae.beta), torch.randn(2, 1, data.canvas, data.canvas))
+    c = recipe.image.model
+    image = new_latent_image_dit(recipe.image)
+    schedule = _image_stage(image, recipe.image, (c.in_channels, c.input_size, c.input_size))
+    model = new_latent_video_dit(recipe, image)
+    assert model.config == recipe.model
+    train_one_step(model, partial(video_loss, schedule=schedule, kind=recipe.prediction), _video_batch(recipe.model))
+    run = TrainingRun(history=[])
+    trained = TrainedLatentVideo(model.eval(), schedule, run, recipe,
+                                 TrainedLatentImageDiT(image.eval(), schedule, run, recipe.image,
+                                                       TrainedVAE(vae.eval(), 1.0, run, recipe.vae)), bound=3.0)
+    videos = sample_latent_videos(trained, LABELS, steps=1, generator=torch.Generator().manual_seed(0))
+    assert videos.shape == (2, 1, data.frames, data.canvas, data.canvas) and torch.isfinite(videos).all()
