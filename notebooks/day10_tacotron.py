@@ -38,7 +38,6 @@
 
 # %%
 import inspect
-import time
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
@@ -48,15 +47,17 @@ from IPython.display import display
 
 from course_lib.data import speech
 from course_lib.data.speech import load_corpus
+from course_lib.metrics import word_error_rate
 from course_lib.runtime import get_device, seed_everything
 from course_lib.speech import tacotron
-from course_lib.speech.recognize import Recognizer, word_error_rate
-from course_lib.speech.tacotron import (LocationSensitiveAttention, Tacotron, TacotronConfig,
-                                        TacotronRecipe, alignment_is_monotonic,
+from course_lib.speech.recognize import Recognizer
+from course_lib.speech.tacotron import (LocationSensitiveAttention, Tacotron, alignment_is_monotonic,
                                         guided_attention_weights, location_features,
-                                        masked_softmax, stop_targets, train_tacotron)
+                                        masked_softmax, stop_targets)
+from course_lib.speech.tacotron_train import PRESETS, train_tacotron
 from course_lib.speech.vocoder import griffin_lim_vocoder
-from course_lib.viz import play_audio, plot_alignment, plot_spectrogram
+from course_lib.train import describe, preset
+from course_lib.viz import play_audio, plot_alignment, plot_loss, plot_spectrogram
 
 DEVICE = get_device()
 seed_everything(10)
@@ -66,20 +67,19 @@ if DEVICE.type == "cpu":
 print("device:", DEVICE)
 
 # %% [markdown]
-# One config cell. The recipe (data, sizes, optimisation) is a `TacotronRecipe`; the
-# second recipe is the same model without guided attention, trained briefly for the
-# comparison in section 6. On a GPU the model trains longer on bigger batches.
+# One config cell. The recipe is a `TacotronRecipe`: everything that decides the trained
+# weights (model sizes, optimisation, data, the guided-attention weight, and the steps at
+# which the alignment is recorded). `preset` picks the CPU or the GPU size from
+# `tacotron_train.PRESETS` (on a GPU the model trains longer on bigger batches). The
+# second recipe is the same model without guided attention, trained for 100 steps for
+# the comparison in section 6.
 
 # %%
-RECIPE = TacotronRecipe(domains=("digits",), voices=("en-us",), steps=300, batch_size=16,
-                        lr=2e-3, guided_weight=1.0, snapshot_steps=(0, 25, 50, 100, 200, 300))
-UNGUIDED = replace(RECIPE, guided_weight=0.0, steps=100, snapshot_steps=(25, 50, 100))
-GL_ITERS = 32                 # Griffin-Lim iterations per utterance
-if DEVICE.type == "cuda":
-    RECIPE = replace(RECIPE, steps=1000, batch_size=32, snapshot_steps=(0, 25, 50, 100, 300, 1000))
-    UNGUIDED = replace(UNGUIDED, batch_size=32)
-    GL_ITERS = 64
-print(RECIPE)
+RECIPE = preset(PRESETS, DEVICE)
+UNGUIDED = replace(RECIPE, guided_weight=0.0, train=replace(RECIPE.train, steps=100),
+                   snapshot_steps=(25, 50, 100))
+GL_ITERS = 64 if DEVICE.type == "cuda" else 32      # Griffin-Lim iterations per utterance
+print(describe(RECIPE))
 
 # %% [markdown]
 # ## 1. The data: digit strings, one voice
@@ -113,13 +113,15 @@ print(example.text, "->", table.encode(example.phonemes))
 #   logit.
 # - **Postnet**: 5 convolutions over the finished spectrogram add a residual correction.
 #
-# The first line is the paper's size; ours is about 40x smaller.
+# The recipe's `TacotronConfig` leaves the vocabulary size at 0: the data decides it, so
+# we fill it in from the phoneme table (as `train_tacotron` does). The comments in
+# `TacotronConfig` give the paper's sizes; ours is about 40x smaller.
 
 # %%
-cfg = TacotronConfig(n_symbols=len(table), **RECIPE.config)
-model = Tacotron(cfg)
+config = replace(RECIPE.model, vocab_size=len(table))
+model = Tacotron(config)
 n_params = sum(p.numel() for p in model.parameters())
-print(cfg)
+print(config)
 print(f"{n_params / 1e6:.2f} M parameters (Tacotron 2: 28 M)")
 
 # %% [markdown]
@@ -192,42 +194,42 @@ display(ax.figure)
 
 # %% [markdown]
 # The whole forward pass with **teacher forcing** (each step is fed the true previous
-# frame) on a real batch: outputs are $\lceil T / r \rceil$ steps of $r$ frames.
+# frame) on a real batch: outputs are $\lceil T / r \rceil$ steps of $r$ frames. The
+# model predicts *normalised* mels (every band with mean 0 and standard deviation 1 over
+# the training set, `model.mel_norm`), so the loss weighs all bands alike.
 
 # %%
 batch = speech.collate([(table.encode(u.phonemes), u.mel) for u in train_set[:3]])
-model.set_normalization([u.mel for u in train_set])
+model.mel_norm.fit([u.mel for u in train_set])
 out = model(batch["tokens"], batch["token_lengths"], batch["mels"], batch["mel_lengths"])
 loss, parts = tacotron.tacotron_loss(out, batch, model)
 print("mels:", tuple(batch["mels"].shape), "-> mel_postnet:", tuple(out.mel_postnet.shape),
       " stop:", tuple(out.stop_logits.shape), " alignment:", tuple(out.alignment.shape))
 print("loss parts before training:", {k: round(v, 3) for k, v in parts.items()})
-assert out.alignment.shape[1] == -(-batch["mels"].shape[2] // cfg.reduction)
+assert out.alignment.shape[1] == -(-batch["mels"].shape[2] // config.reduction)
 
 # %% [markdown]
 # ## 3. Training
 #
-# `train_tacotron` builds the model of the recipe and trains it with `course_lib.train.fit`
-# (AdamW, gradient clipping, a checkpoint under `artifacts/checkpoints/`): random batches
-# of 16 sentences, loss = MSE of the mel before and after the postnet + stop-token BCE +
-# guided attention. Along the way it records the alignment of one validation sentence.
-# When the checkpoint exists it loads it instead of training. On a CPU it runs on one
-# thread: a decoder step is hundreds of tiny operations, and splitting each over two
-# cores costs more than it saves.
+# `train_tacotron` builds the model of the recipe and trains it with `course_lib.train`
+# (AdamW, gradient clipping, a checkpoint under `artifacts/checkpoints/` named after the
+# recipe's key): random batches of 16 sentences, loss = MSE of the mel before and after
+# the postnet + stop-token BCE + guided attention. After the steps listed in the recipe
+# it records the alignment of one validation sentence; the snapshots are saved with the
+# checkpoint. When the checkpoint exists it loads it instead of training. On a CPU it
+# runs on one thread: a decoder step is hundreds of tiny operations, and splitting each
+# over two cores costs more than it saves.
 
 # %%
 print(inspect.getsource(tacotron.tacotron_loss))
 
 # %%
-start = time.perf_counter()
-trained = train_tacotron(RECIPE, checkpoint="day10_tacotron", device=DEVICE)
-model = trained.model
-print(f"{len(trained.history)} steps, {time.perf_counter() - start:.0f} s (about 0 s when loaded "
-      f"from artifacts/); loss {trained.history[0]:.2f} -> {np.mean(trained.history[-20:]):.2f}")
-fig, ax = plt.subplots(figsize=(5, 2.2))
-ax.plot(trained.history)
-ax.set_xlabel("step")
-ax.set_ylabel("loss")
+trained = train_tacotron(RECIPE, device=DEVICE)
+model, run = trained.model, trained.run
+print(f"{len(run.history)} steps, trained in {run.seconds:.0f} s"
+      f"{' (loaded from artifacts/)' if run.cached else ''}; "
+      f"loss {run.history[0]:.2f} -> {np.mean(run.history[-20:]):.2f}")
+plot_loss({"total": run.history, **run.metrics}, logy=True, title="Tacotron loss and its parts")
 plt.show()
 
 # %% [markdown]
@@ -262,7 +264,7 @@ mels, alignments, lengths = model.infer(test_batch["tokens"].to(DEVICE),
                                         test_batch["token_lengths"].to(DEVICE))
 mels, alignments, lengths = mels.cpu(), alignments.cpu(), lengths.cpu()
 i = 0
-n_steps = int(lengths[i]) // cfg.reduction
+n_steps = int(lengths[i]) // config.reduction
 print(f"'{test_set[i].text}': {int(lengths[i])} frames generated, the teacher took {test_set[i].n_frames}")
 fig, axes = plt.subplots(1, 3, figsize=(13, 2.6))
 plot_spectrogram(test_set[i].mel, ax=axes[0], title="teacher (eSpeak)", ylabel="mel band")
@@ -315,7 +317,7 @@ for name, wave in [("teacher", teacher_wave), ("teacher mel + Griffin-Lim", teac
 # (and sometimes never aligns on small data).
 
 # %%
-unguided = train_tacotron(UNGUIDED, checkpoint="day10_tacotron_unguided", device=DEVICE)
+unguided = train_tacotron(UNGUIDED, device=DEVICE)
 fig, axes = plt.subplots(2, 3, figsize=(10, 4.6))
 for col, step in enumerate(UNGUIDED.snapshot_steps):
     plot_alignment(trained.snapshots[step], title=f"guided, step {step}", ax=axes[0, col])
@@ -332,7 +334,7 @@ def diagonal_mass(alignment: torch.Tensor, width: float = 0.1) -> float:
     return float((alignment * ((n - t).abs() < width)).sum() / T)
 
 
-at = UNGUIDED.steps
+at = UNGUIDED.train.steps
 guided_mass, unguided_mass = diagonal_mass(trained.snapshots[at]), diagonal_mass(unguided.snapshots[at])
 print(f"attention near the diagonal at step {at}: guided {guided_mass:.2f}, unguided {unguided_mass:.2f}")
 assert guided_mass > unguided_mass + 0.1, "guided attention should align faster"
@@ -350,11 +352,13 @@ assert guided_mass > unguided_mass + 0.1, "guided attention should align faster"
 #    units, beside the error of predicting every frame as the training set's mean frame;
 # 3. **intelligibility**: PocketSphinx, CMU's HMM recogniser with its bundled US-English
 #    model (it knows nothing of our models), restricted to the digit words, transcribes
-#    the teacher's audio and ours; we compare the word error rates.
+#    the teacher's audio and ours; we compare the word error rates
+#    (`metrics.word_error_rate`: word substitutions + deletions + insertions over the
+#    reference words).
 
 # %%
 token_lengths = test_batch["token_lengths"]
-monotonic = [alignment_is_monotonic(alignments[k, :int(lengths[k]) // cfg.reduction],
+monotonic = [alignment_is_monotonic(alignments[k, :int(lengths[k]) // config.reduction],
                                     int(token_lengths[k])) for k in range(len(test_set))]
 monotonic_rate = float(np.mean(monotonic))
 
@@ -364,7 +368,7 @@ with torch.no_grad():
                    test_batch["mels"].to(DEVICE))
 T = test_batch["mels"].shape[2]
 frame_mask = test_batch["mel_mask"][:, None]
-n_values = frame_mask.sum() * cfg.n_mels
+n_values = frame_mask.sum() * config.n_mels
 mel_l1 = float(((forced.mel_postnet[..., :T].cpu() - test_batch["mels"]).abs() * frame_mask).sum() / n_values)
 mean_frame = torch.cat([u.mel for u in train_set], 1).mean(1, keepdim=True)        # (n_mels, 1)
 baseline_l1 = float(((mean_frame - test_batch["mels"]).abs() * frame_mask).sum() / n_values)

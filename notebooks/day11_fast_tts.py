@@ -43,8 +43,6 @@
 import inspect
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -53,16 +51,21 @@ import torch
 from IPython.display import display
 
 NOTEBOOK_START = time.perf_counter()
+from course_lib.audio.prosody import frame_pitch
 from course_lib.data import speech
+from course_lib.data.speech import UNSEEN_VOICES, voice_utterances
+from course_lib.metrics import word_error_rate
 from course_lib.runtime import artifacts_dir, get_device, seed_everything
 from course_lib.speech import fastspeech, service, speaker, vocoder
-from course_lib.speech.fastspeech import (FastSpeechRecipe, frame_pitch, length_regulate,
-                                          token_durations, train_fastspeech)
-from course_lib.speech.recognize import Recognizer, word_error_rate
-from course_lib.speech.speaker import UNSEEN_VOICES, embed_batch, similarity, voice_utterances
-from course_lib.speech.vocoder import (VocoderRecipe, griffin_lim_vocoder,
-                                       multi_resolution_stft_loss, train_vocoder, vocode)
-from course_lib.viz import play_audio, plot_spectrogram
+from course_lib.speech.fastspeech import length_regulate, token_durations
+from course_lib.speech.fastspeech_train import PRESETS, train_fastspeech
+from course_lib.speech.recognize import Recognizer
+from course_lib.speech.speaker import embed_batch, similarity
+from course_lib.speech.vocoder import griffin_lim_vocoder, multi_resolution_stft_loss, vocode
+from course_lib.speech.vocoder_train import PRESETS as VOCODER_PRESETS
+from course_lib.speech.vocoder_train import train_vocoder
+from course_lib.train import describe, preset
+from course_lib.viz import play_audio, plot_loss, plot_spectrogram
 
 DEVICE = get_device()
 seed_everything(11)
@@ -72,19 +75,19 @@ if DEVICE.type == "cpu":
 print("device:", DEVICE)
 
 # %% [markdown]
-# One config cell. `FastSpeechRecipe` holds the data (digit strings, 27 voices), the
-# model sizes and the optimisation; `VocoderRecipe` the vocoder's. On a GPU both train
-# longer on bigger batches.
+# One config cell. A `FastSpeechRecipe` holds everything that decides the trained model:
+# its sizes, the optimisation, the data (digit strings in 27 voices) and the recipe of
+# the speaker encoder it is conditioned on (`RECIPE.speaker`, trained first). A
+# `VocoderRecipe` does the same for the neural vocoder. `preset` picks the CPU or the GPU
+# size of each (on a GPU both train longer on bigger batches).
 
 # %%
-RECIPE = FastSpeechRecipe()                 # digits, 27 voices, 250 steps of 16 utterances
-VOC_RECIPE = VocoderRecipe()                # 8 voices, 300 steps of 8 segments of 0.4 s
-CLONE_TARGET = "en-us+travis"              # a voice no model saw in training
-GL_ITERS = 32
-if DEVICE.type == "cuda":
-    RECIPE = replace(RECIPE, steps=1500, batch_size=32)
-    VOC_RECIPE = replace(VOC_RECIPE, steps=1500, batch_size=16)
-print(RECIPE.steps, "FastSpeech steps;", len(RECIPE.voices), "voices:", ", ".join(RECIPE.voices[:6]), "...")
+RECIPE = preset(PRESETS, DEVICE)                  # 250 steps of 16 utterances on a CPU
+VOC_RECIPE = preset(VOCODER_PRESETS, DEVICE)      # 8 voices, 300 steps of 8 segments of 0.4 s on a CPU
+CLONE_TARGET = "en-us+travis"                     # a voice no model saw in training
+GL_ITERS = 32                                     # Griffin-Lim iterations per utterance
+print(describe(RECIPE))
+print(describe(VOC_RECIPE))
 
 # %% [markdown]
 # ## 1. Durations from eSpeak's phoneme events
@@ -160,32 +163,27 @@ print(f"median F0 of the voiced frames: {np.median(f0[voiced]):.0f} Hz")
 # over a reference mel, mean and standard deviation over time, a linear layer, unit
 # length. It is trained to tell the voices apart (a cosine classifier), so clips of one
 # voice get similar vectors, whatever is said. For data we add 24 eSpeak voice
-# variants (`speaker.EXTRA_VOICES`, 40 digit strings each) to the corpus' 3 voices:
+# variants (`speech.EXTRA_VOICES`, 40 digit strings each) to the corpus' 3 voices:
 # generalising to a *new* voice needs many voices, not many hours of a few.
 #
-# `train_fastspeech` trains (or loads) the speaker encoder first, then FastSpeech on
-# the d-vector of each utterance; every batch draws its voices uniformly so that the
-# corpus' three big voices don't drown the 24 small ones.
+# `train_fastspeech` trains (or loads) the speaker encoder of `RECIPE.speaker` first,
+# then FastSpeech on the d-vector of each utterance; every batch draws its voices
+# uniformly so that the corpus' three big voices don't drown the 24 small ones.
 
 # %%
 print(inspect.getsource(speaker.SpeakerEncoder.forward))
 
 # %%
-start = time.perf_counter()
 tts = train_fastspeech(RECIPE, device=DEVICE)
-train_seconds = time.perf_counter() - start
-model = tts.model
+model, run = tts.model, tts.run
 n_params = sum(p.numel() for p in model.parameters())
-print(f"FastSpeech: {n_params / 1e6:.2f} M parameters, {len(tts.history)} steps, "
-      f"loss {tts.history[0]:.2f} -> {np.mean(tts.history[-20:]):.2f}; "
-      f"{train_seconds:.0f} s with data and speaker encoder (about 0 s when loaded)")
+print(f"FastSpeech: {n_params / 1e6:.2f} M parameters, {len(run.history)} steps, "
+      f"loss {run.history[0]:.2f} -> {np.mean(run.history[-20:]):.2f}; trained in {run.seconds:.0f} s, "
+      f"the speaker encoder in {tts.speaker.run.seconds:.0f} s{' (loaded from artifacts/)' if run.cached else ''}")
 fig, axes = plt.subplots(1, 2, figsize=(9, 2.4))
-axes[0].plot(tts.speaker.history)
-axes[0].set_title("speaker encoder loss")
-axes[1].plot(tts.history)
-axes[1].set_title("FastSpeech loss (mel L1 + duration + pitch + energy)")
-for ax in axes:
-    ax.set_xlabel("step")
+plot_loss(tts.speaker.run.history, ax=axes[0], ylabel="cross-entropy", title="speaker encoder loss")
+plot_loss({"total": run.history, **run.metrics}, ax=axes[1], logy=True,
+          title="FastSpeech loss: mel L1 + duration + pitch + energy")
 fig.tight_layout()
 plt.show()
 
@@ -234,13 +232,11 @@ print(inspect.getsource(fastspeech.FastSpeech.infer))
 
 # %%
 print(inspect.getsource(vocoder.NeuralVocoder.spectrum))
-start = time.perf_counter()
 trained_vocoder = train_vocoder(VOC_RECIPE, device=DEVICE)
-neural = trained_vocoder.model
-tts._vocoder = neural
+neural, voc_history = trained_vocoder.model, trained_vocoder.run.history
+tts.neural_vocoder = neural                       # what tts.synthesize vocodes with
 print(f"vocoder: {sum(p.numel() for p in neural.parameters()) / 1e6:.2f} M parameters, "
-      f"loss {trained_vocoder.history[0]:.2f} -> {np.mean(trained_vocoder.history[-20:]):.2f}, "
-      f"{time.perf_counter() - start:.0f} s")
+      f"loss {voc_history[0]:.2f} -> {np.mean(voc_history[-20:]):.2f}, trained in {trained_vocoder.run.seconds:.0f} s")
 
 # %% [markdown]
 # Both vocoders on the **teacher's** mels of the held-out sentences, against the
@@ -436,7 +432,7 @@ print("confused:", {v: w for v, w in heard_as.items() if v != w})
 assert voice_accuracy >= 0.5
 
 # %% [markdown]
-# **Cloning.** `CLONE_TARGET` and five other eSpeak voices in `speaker.UNSEEN_VOICES`
+# **Cloning.** `CLONE_TARGET` and five other eSpeak voices in `speech.UNSEEN_VOICES`
 # were never used to train either model. We give `tts.clone` **one** reference clip of
 # each (a test sentence), synthesise eight other sentences in the clone, and compare
 # the clone's mean d-vector with (a) the target voice, from eight *other* clips of it,
