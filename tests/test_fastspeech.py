@@ -226,6 +226,8 @@ def test_fastspeech_recipe_checks_the_speaker_width_and_presets_hold_the_lessons
 
     with pytest.raises(ValueError, match="speaker_dim"):
         FastSpeechRecipe(speaker=SpeakerRecipe(model=SpeakerEncoderConfig(dim=32)))
+    with pytest.raises(ValueError, match="not among the speaker encoder's voices"):
+        FastSpeechRecipe(speaker=SpeakerRecipe(voices=("en-us", "en-us+f3")))
     cpu, gpu = PRESETS["cpu"], PRESETS["gpu"]
     assert (cpu.train.steps, cpu.train.batch_size, gpu.train.steps, gpu.train.batch_size) == (250, 16, 1500, 32)
     assert len(cpu.voices) == 27 and cpu.speaker.voices == cpu.voices and cpu.model.vocab_size == 0

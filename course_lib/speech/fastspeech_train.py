@@ -34,6 +34,7 @@ from course_lib.speech.fastspeech import FastSpeech, FastSpeechConfig, fastspeec
 from course_lib.speech.speaker import embed_batch
 from course_lib.speech.speaker_train import SpeakerRecipe, TrainedSpeakerEncoder, train_speaker_encoder
 from course_lib.speech.text import SymbolTable, phoneme_tokens
+from course_lib.speech.vocoder import NeuralVocoder, griffin_lim_vocoder, vocode
 from course_lib.train import TrainingRun, TrainSettings, load_or_train
 
 __all__ = ["FEATURE_VERSION", "prepare_items", "feature_stats", "collate_items", "FastSpeechRecipe",
@@ -120,6 +121,10 @@ class FastSpeechRecipe:
         if self.model.speaker_dim != self.speaker.model.dim:
             raise ValueError(f"model.speaker_dim ({self.model.speaker_dim}) must be the speaker encoder's "
                              f"d-vector width speaker.model.dim ({self.speaker.model.dim})")
+        unknown = [v for v in self.voices if v not in self.speaker.voices]
+        if unknown:
+            raise ValueError(f"voices {unknown} are not among the speaker encoder's voices (speaker.voices): "
+                             "the speaker table has no d-vector for them")
 
     def key(self) -> str:
         """8 hex digits naming every field, the speaker encoder's included."""
@@ -153,7 +158,7 @@ class TrainedFastSpeech:
     speaker: TrainedSpeakerEncoder = field(repr=False)
     voices: dict[str, tuple[Tensor, str]] = field(repr=False)
     stats: dict = field(repr=False)
-    neural_vocoder: object = field(default=None, repr=False)
+    neural_vocoder: NeuralVocoder | None = field(default=None, repr=False)
 
     @property
     def device(self) -> torch.device:
@@ -192,7 +197,6 @@ class TrainedFastSpeech:
     def vocode(self, mel: Tensor, vocoder: str = "neural") -> Tensor:
         """Wave (T,) at 16 kHz from a log-mel: "neural" (`neural_vocoder`, by default
         `vocoder_train.train_vocoder()` loaded or trained once) or "griffin_lim"."""
-        from course_lib.speech.vocoder import griffin_lim_vocoder, vocode
         if vocoder == "griffin_lim":
             return griffin_lim_vocoder(mel)
         if vocoder != "neural":
