@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from course_lib.checks import check_shape
+
 __all__ = ["frame_pitch", "frame_energy", "token_average"]
 
 
@@ -34,9 +36,7 @@ def frame_pitch(wave16k: Tensor, fmin: float = 60.0, fmax: float = 500.0, thresh
     refines it. voiced = d' at the period < threshold and the frame is not silent.
     f0 is 0 where unvoiced. Same method as `librosa.yin` (which has no voicing).
     """
-    if not isinstance(wave16k, Tensor) or wave16k.ndim != 1:
-        raise ValueError(f"wave16k must be a (T,) tensor; got {getattr(wave16k, 'shape', wave16k)}")
-    x = wave16k.float()
+    x = check_shape(wave16k, "wave16k", "T").float()
     x = F.pad(x[None, None], (frame_length // 2, frame_length // 2), mode="reflect")[0, 0]
     frames = x.unfold(0, frame_length, hop_length)                          # (M, N)
     tau_min, tau_max = int(sample_rate / fmax), int(sample_rate / fmin)
