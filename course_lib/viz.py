@@ -251,15 +251,15 @@ def plot_loss(curves, window: int = 20, ax=None, title: str | None = None, ylabe
     average, x in optimiser steps.
 
     curves: one sequence of per-step values (a `TrainingRun.history`), or a dict
-    {label: sequence} to draw several on one Axes. Returns the Axes.
+    {label: sequence} to draw several on one Axes. Returns the Axes. Like any pyplot
+    figure, a new one shows with `plt.show()` (or at the end of the cell).
     """
     import matplotlib.pyplot as plt
 
     if not isinstance(curves, dict):
         curves = {None: curves}
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 2.5))
-        plt.close(fig)
+        _, ax = plt.subplots(figsize=(5, 2.5))
     for i, (label, values) in enumerate(curves.items()):
         raw = np.asarray(torch.as_tensor(values, dtype=torch.float64).cpu()).ravel()
         if raw.size == 0:

@@ -19,12 +19,13 @@
 # that runs the process backwards from pure noise to data. First on 2-D points, where
 # you can see everything, then on handwritten digits, class by class.
 #
-# **Prerequisites.** Day 00 (data, seeds); `train.fit` from the foundation.
+# **Prerequisites.** Day 00 (data, seeds); `train.fit`, the course's one training loop.
 # **CPU run time:** about 60 s.
 #
 # **The plan.** `course_lib.diffusion.schedules` (noise schedules),
-# `course_lib.diffusion.ddpm` (forward process, loss, sampler) and a small
-# `MLPDenoiser`. The exercises rebuild the three core functions yourself.
+# `course_lib.diffusion.ddpm` (forward process, loss, sampler), a small `MLPDenoiser`
+# (`diffusion.denoisers`) and its training recipe (`diffusion.denoisers_train`). The
+# exercises rebuild the three core functions yourself.
 
 # %%
 import inspect
@@ -37,29 +38,27 @@ import torch
 from course_lib import viz
 from course_lib.data.digits import digits_split, load_digits
 from course_lib.data.judge import load_judge
-from course_lib.data.toy import mode_coverage, ring_centres, ring_of_gaussians
+from course_lib.data.toy import mode_coverage, ring_centres
+import torch.nn.functional as F
+
 from course_lib.diffusion import ddpm
 from course_lib.diffusion.denoisers import MLPDenoiser
+from course_lib.diffusion.denoisers_train import PRESETS, RING_PRESETS, train_denoiser, training_data
 from course_lib.diffusion.schedules import make_schedule
 from course_lib.metrics import frechet_distance
 from course_lib.runtime import get_device, seed_everything
-from course_lib.train import fit, linear_warmup
+from course_lib.train import describe, preset
 
 DEVICE = get_device()
-GPU = DEVICE.type == "cuda"
-# One config cell: CPU settings reach the asserted quality in about a minute;
-# on a GPU we train longer and wider.
-CONFIG = dict(
-    num_steps=1000,                       # T, diffusion timesteps
-    toy_train_steps=1500,
-    digit_hidden=256 if GPU else 128,
-    digit_depth=3,
-    digit_train_steps=8000 if GPU else 2000,
-    batch_size=256 if GPU else 128,
-    lr=2e-3,
-    samples_per_class=50,
-)
-print(DEVICE, CONFIG)
+# One config cell. The recipes (sizes, training steps, schedule) are named presets in
+# course_lib: "cpu" reaches the asserted quality in about a minute, "gpu" trains a wider
+# model longer; `preset` picks by device.
+RECIPE = preset(PRESETS, DEVICE)          # the class-conditional digit model
+TOY = preset(RING_PRESETS, DEVICE)        # the 2-D toy
+SAMPLES_PER_CLASS = 50
+print(DEVICE)
+print(describe(RECIPE))
+print(describe(TOY))
 notebook_start = time.perf_counter()
 
 # %% [markdown]
@@ -78,7 +77,7 @@ notebook_start = time.perf_counter()
 # nothing left for the last third of the steps.
 
 # %%
-schedules = {kind: make_schedule(kind, CONFIG["num_steps"]) for kind in ("linear", "cosine")}
+schedules = {kind: make_schedule(kind, RECIPE.num_steps) for kind in ("linear", "cosine")}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
 for kind, s in schedules.items():
     axes[0].plot(s.alpha_bars, label=kind)
@@ -87,7 +86,7 @@ axes[0].set(xlabel="t", ylabel=r"$\bar\alpha_t$", title="signal left")
 axes[1].set(xlabel="t", ylabel=r"SNR = $\bar\alpha_t / (1-\bar\alpha_t)$", title="signal-to-noise ratio")
 axes[0].legend()
 plt.show()
-schedule = schedules["cosine"]
+schedule = schedules[RECIPE.schedule]           # cosine
 
 # %% [markdown]
 # `q_sample` is the whole forward process in one line. Here it is, from `course_lib`:
@@ -128,7 +127,7 @@ def show_t(t=0):
     display(fig)
 
 
-widgets.interact(show_t, t=widgets.IntSlider(0, 0, CONFIG["num_steps"] - 1, 25))
+widgets.interact(show_t, t=widgets.IntSlider(0, 0, RECIPE.num_steps - 1, 25))
 steps_to_show = [0, 100, 250, 400, 550, 700, 850, 999]
 viz.show_images(torch.cat([noised(t)[:1] for t in steps_to_show]).clamp(-1, 1), nrow=8,
                 titles=[f"t={t}" for t in steps_to_show])
@@ -159,21 +158,9 @@ print(inspect.getsource(ddpm.ancestral_step))
 # one Transformers use for positions).
 
 # %%
-g = seed_everything(0)
-toy_data = ring_of_gaussians(20_000, generator=g)
-toy_model = MLPDenoiser(data_dim=2, hidden=64, depth=2)
-
-
-def toy_batch(step: int) -> torch.Tensor:
-    return toy_data[torch.randint(0, len(toy_data), (256,), generator=g)]
-
-
-def toy_loss(model, x0):
-    return ddpm.diffusion_loss(model, x0, schedule)
-
-
-toy_history = fit(toy_model, toy_loss, toy_batch, steps=CONFIG["toy_train_steps"], lr=CONFIG["lr"],
-                  device=torch.device("cpu"), desc="toy DDPM")
+toy_data = training_data(TOY)[0]                     # (20000, 2) points, drawn with seed 0
+toy = train_denoiser(TOY, device=torch.device("cpu"))   # tiny: a GPU would only add overhead
+toy_model, toy_history = toy.model, toy.run.history
 toy_samples, toy_movie = ddpm.sample_ddpm(toy_model, (2000, 2), schedule, generator=torch.Generator().manual_seed(2),
                                           keep_every=200)
 coverage, modes_hit = mode_coverage(toy_samples, ring_centres(), max_dist=0.25)
@@ -196,35 +183,43 @@ assert coverage > 0.9 and modes_hit == 8, "the toy model must put its samples on
 # ## 4. Digits, class by class
 #
 # Same recipe, 64 numbers instead of 2, and a label: the denoiser also gets an embedding
-# of the digit we want, $\varepsilon_\theta(x_t, t, y)$. (We also train with the label
-# replaced by a "null" label 10 % of the time — unused today, it lets day 04 do
-# classifier-free guidance.)
+# of the digit we want, $\varepsilon_\theta(x_t, t, y)$. (In training the model replaces
+# the label by a "null" label 10 % of the time, `class_dropout` — unused today, it lets
+# day 04 do classifier-free guidance.)
+#
+# The loss, written out: a random timestep per image, fresh noise, the noisy image in
+# one jump, and the squared error of the predicted noise. It must give exactly the
+# library's `ddpm.conditional_loss` on the same random draws.
 
 # %%
-g = seed_everything(0)
-x_train, y_train = images[train_idx], labels[train_idx]
-model = MLPDenoiser(data_dim=64, hidden=CONFIG["digit_hidden"], depth=CONFIG["digit_depth"], num_classes=10)
-print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
-
-
-def digit_batch(step: int):
-    idx = torch.randint(0, len(x_train), (CONFIG["batch_size"],), generator=g)
-    y = y_train[idx].clone()
-    y[torch.rand(len(y), generator=g) < 0.1] = 10          # the null label
-    return x_train[idx], y
-
-
 def digit_loss(model, batch):
-    return ddpm.conditional_loss(model, batch, schedule)   # diffusion_loss with model(x_t, t, labels)
+    x0, y = batch
+    t = torch.randint(0, schedule.num_steps, (len(x0),), device=x0.device)     # t ~ U{0..T-1}
+    noise = torch.randn(x0.shape, device=x0.device)                            # eps ~ N(0, I)
+    x_t = ddpm.q_sample(x0, t, noise, schedule)                                # sqrt(a) x0 + sqrt(1-a) eps
+    return F.mse_loss(model(x_t, t, y), noise)                                 # |eps - eps_theta|^2
 
 
-start = time.perf_counter()
-history = fit(model, digit_loss, digit_batch, steps=CONFIG["digit_train_steps"], lr=CONFIG["lr"], device=DEVICE,
-              scheduler=linear_warmup(100), desc="digit DDPM")
-train_seconds = time.perf_counter() - start
-plt.figure(figsize=(5, 2.5))
-plt.plot(torch.tensor(history).view(-1, 50).mean(1))
-plt.gca().set(xlabel="step / 50", ylabel="MSE on the noise", title="training loss")
+x_train, y_train = images[train_idx], labels[train_idx]
+probe_model = MLPDenoiser(RECIPE.model).eval()
+probe = (x_train[:16], y_train[:16])
+ours, library = [(torch.manual_seed(1), loss(probe_model, probe))[1]
+                 for loss in (digit_loss, lambda m, b: ddpm.conditional_loss(m, b, schedule))]
+print(f"{sum(p.numel() for p in probe_model.parameters()):,} parameters; loss on one batch: ours "
+      f"{ours.item():.6f}, course_lib {library.item():.6f}")
+assert torch.equal(ours, library)
+
+# %% [markdown]
+# `train_denoiser(RECIPE)` seeds, builds `MLPDenoiser(RECIPE.model)` and hands it to
+# `train.load_or_train`: `fit` on random batches of training digits (AdamW, the
+# recipe's warm-up, a progress bar), saved to `artifacts/checkpoints/ddpm_digits_<key>.pt`,
+# where the key names every field of the recipe. Run the notebook again and it loads the
+# file instead of training.
+
+# %%
+trained = train_denoiser(RECIPE, device=DEVICE)
+model, history, train_seconds = trained.model, trained.run.history, trained.run.seconds
+viz.plot_loss(history, window=50, ylabel="MSE on the noise", title="training loss")
 plt.show()
 
 # %% [markdown]
@@ -235,7 +230,7 @@ plt.show()
 # few of them as a movie.
 
 # %%
-wanted = torch.arange(10).repeat_interleave(CONFIG["samples_per_class"])
+wanted = torch.arange(10).repeat_interleave(SAMPLES_PER_CLASS)
 model.eval()
 start = time.perf_counter()
 samples, movie = ddpm.sample_ddpm(lambda x, t: model(x, t, wanted.to(DEVICE)), (len(wanted), 1, 8, 8),
@@ -248,7 +243,7 @@ viz.show_images(samples.view(10, -1, 1, 8, 8)[:, :10].transpose(0, 1).reshape(-1
                 scale=0.7)
 
 # %%
-one_per_class = movie[:, :: CONFIG["samples_per_class"]]                 # (frames, 10, 1, 8, 8)
+one_per_class = movie[:, :: SAMPLES_PER_CLASS]                 # (frames, 10, 1, 8, 8)
 strip = one_per_class.permute(0, 2, 3, 1, 4).reshape(len(movie), 1, 8, 80)  # side by side
 viz.show_video(strip.clamp(-1, 1), fps=12, scale=6)
 
@@ -271,7 +266,7 @@ print(f"judge accuracy on real held-out digits: {real_accuracy:.1%}")
 print(f"judge accuracy on our samples:          {sample_accuracy:.1%}")
 print("per class:", " ".join(f"{c}:{a:.0%}" for c, a in enumerate(per_class)))
 print(f"Frechet distance to held-out digits: samples {fd:.1f}; real training digits {fd_real:.1f}")
-print(f"training {train_seconds:.0f} s, sampling {sample_seconds:.0f} s, "
+print(f"training {train_seconds:.0f} s (when it was trained), sampling {sample_seconds:.0f} s, "
       f"notebook {time.perf_counter() - notebook_start:.0f} s")
 assert sample_accuracy >= 0.90, "class-conditional DDPM samples must be recognisable"
 

@@ -24,7 +24,8 @@
 # ancestral step). **CPU run time:** about 90 s (most of it training).
 #
 # **The plan.** `course_lib.nn.embeddings` (patchify, positions),
-# `course_lib.diffusion.dit` (the DiT), `course_lib.diffusion.ddpm` (DDIM, guidance).
+# `course_lib.diffusion.dit` (the DiT), `course_lib.diffusion.ddpm` (DDIM, guidance),
+# `course_lib.diffusion.dit_train` (the training recipe and its size presets).
 # The exercises rebuild a DDIM step, the guidance combination, patchify/unpatchify and
 # adaLN modulation.
 
@@ -41,31 +42,29 @@ from course_lib.data.digits import digits_split, load_digits16
 from course_lib.data.judge import load_judge
 from course_lib.diffusion import ddpm
 from course_lib.diffusion.dit import DiT, DiTConfig, modulate
+from course_lib.diffusion.dit_train import PRESETS, train_dit
 from course_lib.diffusion.schedules import make_schedule
 from course_lib.metrics import frechet_distance, mean_pairwise_distance
 from course_lib.nn.embeddings import patchify, unpatchify
 from course_lib.runtime import get_device, seed_everything
-from course_lib.train import fit, linear_warmup
+from course_lib.train import describe, preset
 
 DEVICE = get_device()
 GPU = DEVICE.type == "cuda"
-# One config cell: the CPU settings reach the asserted quality in about a minute of
-# training; on a GPU the DiT is wider, deeper, uses smaller patches and trains longer.
+# One config cell. The DiT's sizes and training are a named preset in course_lib
+# (`dit_train.PRESETS`): "cpu" reaches the asserted quality in about a minute of
+# training; "gpu" is wider and deeper, cuts 2x2 patches (64 tokens instead of 16) and
+# trains longer. What we do with the trained model is set here.
+RECIPE = preset(PRESETS, DEVICE)
 CONFIG = dict(
-    num_steps=1000,                       # T, diffusion timesteps (cosine schedule)
-    patch=2 if GPU else 4,                # 16x16 image -> 64 or 16 tokens
-    dim=128 if GPU else 64,
-    depth=6 if GPU else 3,
-    heads=4,
-    train_steps=6000 if GPU else 2500,
-    batch_size=256 if GPU else 64,
-    lr=6e-3,
     samples_per_class=50 if GPU else 20,
     guidance=3.0,                         # the CFG scale used for the DDIM table
     guidance_sweep=[0.0, 1.0, 2.0, 3.0, 5.0],   # w, at DDIM-20
     ddim_steps=[50, 20, 10, 5],
 )
-print(DEVICE, CONFIG)
+print(DEVICE)
+print(describe(RECIPE))
+print(CONFIG)
 notebook_start = time.perf_counter()
 cpu_start = time.process_time()
 
@@ -81,10 +80,10 @@ cpu_start = time.process_time()
 images, labels = load_digits16()
 train_idx, test_idx = digits_split()
 print("digits:", tuple(images.shape), f"in [{images.min():.0f}, {images.max():.0f}]")
-tokens = patchify(images[:2], CONFIG["patch"])
+tokens = patchify(images[:2], RECIPE.model.patch)
 print("patchify:", tuple(images[:2].shape), "->", tuple(tokens.shape), "(B, N, p*p*C)")
-grid = 16 // CONFIG["patch"]
-assert torch.equal(unpatchify(tokens, CONFIG["patch"], 1, (grid, grid)), images[:2])
+grid = 16 // RECIPE.model.patch
+assert torch.equal(unpatchify(tokens, RECIPE.model.patch, 1, (grid, grid)), images[:2])
 print(inspect.getsource(unpatchify))
 
 # %%
@@ -120,7 +119,7 @@ token_table([("16×16 digit", (16, 16, 1), p) for p in (1, 2, 4, 8)]
             + [("256² image → 32×32×4 latent", (32, 32, 4), p) for p in (2, 4, 8)]
             + [("512² image → 64×64×4 latent", (64, 64, 4), 2),
                ("256² image in pixels", (256, 256, 3), 16)])
-assert DiTConfig(input_size=16, patch=CONFIG["patch"]).num_tokens == (16 // CONFIG["patch"]) ** 2
+assert DiTConfig(input_size=16, patch=RECIPE.model.patch).num_tokens == (16 // RECIPE.model.patch) ** 2
 
 # %% [markdown]
 # ## 2. The Diffusion Transformer
@@ -144,8 +143,7 @@ print(inspect.getsource(DiT.forward))
 
 # %%
 seed_everything(0)
-config = DiTConfig(input_size=16, patch=CONFIG["patch"], in_channels=1, dim=CONFIG["dim"], depth=CONFIG["depth"],
-                   heads=CONFIG["heads"], num_classes=10, class_dropout=0.1)
+config = RECIPE.model                              # a DiTConfig: the preset's sizes
 model = DiT(config)
 x = torch.randn(4, 1, 16, 16)
 out = model(x, torch.tensor([0, 10, 500, 999]), torch.tensor([0, 1, 2, 10]))
@@ -156,35 +154,20 @@ assert out.shape == x.shape and out.abs().max() == 0, "adaLN-Zero: the untrained
 # %% [markdown]
 # ## 3. Train it
 #
-# The loss is day 03's, unchanged: MSE between the true noise and the DiT's prediction
-# at a random timestep. The label dropout for guidance happens inside the model
-# (`LabelEmbedder`), only in training mode.
+# The loss is day 03's, unchanged (`ddpm.conditional_loss`): MSE between the true noise
+# and the DiT's prediction at a random timestep. The label dropout for guidance happens
+# inside the model (`LabelEmbedder`), only in training mode. `train_dit(RECIPE)` seeds,
+# builds `DiT(RECIPE.model)`, and trains it with `train.load_or_train` on random batches
+# of training digits — or loads it when a checkpoint with the recipe's key exists.
 
 # %%
-g = seed_everything(0)
-schedule = make_schedule("cosine", CONFIG["num_steps"])
-x_train, y_train = images[train_idx], labels[train_idx]
-
-
-def digit_batch(step: int):
-    idx = torch.randint(0, len(x_train), (CONFIG["batch_size"],), generator=g)
-    return x_train[idx], y_train[idx]
-
-
-def dit_loss(model, batch):
-    return ddpm.conditional_loss(model, batch, schedule)
-
-
-start = time.perf_counter()
-history = fit(model, dit_loss, digit_batch, steps=CONFIG["train_steps"], lr=CONFIG["lr"], device=DEVICE,
-              scheduler=linear_warmup(100), desc="DiT")
-train_seconds = time.perf_counter() - start
-model.eval()
-plt.figure(figsize=(5, 2.5))
-plt.plot(torch.tensor(history).view(-1, 50).mean(1))
-plt.gca().set(xlabel="step / 50", ylabel="MSE on the noise", title="DiT training loss")
+trained = train_dit(RECIPE, device=DEVICE)        # or loads artifacts/checkpoints/dit_digits_<key>.pt
+model, schedule, history = trained.model, trained.schedule, trained.run.history
+train_seconds = trained.run.seconds
+viz.plot_loss(history, window=50, ylabel="MSE on the noise", title="DiT training loss")
 plt.show()
-print(f"final loss {sum(history[-100:]) / 100:.3f}; {train_seconds:.0f} s")
+print(f"final loss {sum(history[-100:]) / 100:.3f}; {train_seconds:.0f} s of training "
+      f"({'loaded from artifacts/' if trained.run.cached else 'just now'})")
 
 # %% [markdown]
 # ## 4. DDIM: the same model, 20 steps instead of 1,000
@@ -204,7 +187,7 @@ print(f"final loss {sum(history[-100:]) / 100:.3f}; {train_seconds:.0f} s")
 
 # %%
 print(inspect.getsource(ddpm.ddim_step))
-print("20 DDIM timesteps (trailing):", ddpm.ddim_timesteps(CONFIG["num_steps"], 20))
+print("20 DDIM timesteps (trailing):", ddpm.ddim_timesteps(RECIPE.num_steps, 20))
 
 # %% [markdown]
 # Guidance wraps the model so that each call runs the conditional and the null-label
