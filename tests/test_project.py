@@ -59,3 +59,27 @@ def test_every_lesson_has_exercises_and_a_readme_row(root):
     for lesson in (root / "notebooks").glob("day*.py"):
         assert (root / "solutions" / lesson.name).exists(), f"{lesson.stem} has no solutions/ twin"
         assert lesson.stem in readme, f"README's day table does not list {lesson.stem}"
+
+
+def test_docs_never_point_outside_the_repository(root):
+    """The repository stands alone: no link or path into a parent folder (`../shared`)."""
+    import re
+    docs = [root / "README.md", root / "ARCHITECTURE.md", root / "CONTRIBUTING.md",
+            *sorted((root / "notebooks").glob("*.py")), *sorted((root / "solutions").glob("*.py"))]
+    for doc in docs:
+        text = doc.read_text()
+        outside = re.findall(r"\.\./(?!exercises/|notebooks/|solutions/)[\w./-]+", text)
+        assert not outside, f"{doc.name} points outside the repository: {outside}"
+        for link in re.findall(r"\]\(([^)#]+)\)", text):
+            if "://" not in link:
+                assert (doc.parent / link).resolve().exists(), f"{doc.name} links to missing {link}"
+
+
+def test_every_subpackage_opens_with_a_map_of_its_modules(root):
+    """Each course_lib subpackage's __init__ docstring names every module in it."""
+    import ast
+    for init in sorted((root / "course_lib").glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        modules = sorted(p.stem for p in init.parent.glob("*.py") if p.stem != "__init__")
+        missing = [m for m in modules if f"`{m}`" not in doc]
+        assert doc and not missing, f"{init.parent.name}/__init__.py must describe every module; missing {missing}"
