@@ -28,40 +28,46 @@
 #
 # **The plan.** `course_lib.nn.embeddings` (spacetime patches),
 # `course_lib.diffusion.video_dit` (factorized and full attention, inflation, coherent
-# noise, sampling), `course_lib.data.digits` (moving digits), `course_lib.data.frame_judge`
+# noise, sampling), `course_lib.diffusion.video_dit_train` (the recipes: what we train on
+# and for how long), `course_lib.data.digits` (moving digits), `course_lib.data.frame_judge`
 # and `course_lib.video_metrics` (how we score a clip).
 
 # %%
 import inspect
 import time
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import torch
 
 from course_lib import video_metrics as vm
 from course_lib import viz
-from course_lib.data.digits import load_moving_digits
 from course_lib.data.frame_judge import load_frame_judge
 from course_lib.diffusion import video_dit
-from course_lib.diffusion.video_dit import (TemporalBlock, VideoDiT, VideoRecipe, coherent_noise, day05_recipe,
-                                            inflate, sample_video, train_image_dit, train_video_dit)
+from course_lib.diffusion.video_dit import TemporalBlock, VideoDiT, coherent_noise, inflate, sample_video
+from course_lib.diffusion.video_dit_train import FULL_ATTENTION_PRESETS, PRESETS, train_image_dit, train_video_dit
 from course_lib.nn.embeddings import patchify3d, spacetime_token_count, unpatchify3d
 from course_lib.runtime import get_device, seed_everything
+from course_lib.train import describe, preset
 
 DEVICE = get_device()
 GPU = DEVICE.type == "cuda"
-# One config cell. CPU: a 12x12 canvas, 8 frames, digits moving 1 pixel per frame, 4x4
-# patches (72 tokens per clip), a small DiT, 1,600 image steps and 1,000 video steps.
-# GPU: the same recipe trained longer on bigger batches.
-RECIPE = day05_recipe(GPU)                 # course_lib.diffusion.video_dit: day 06 reuses it
+# One config cell. The recipe (course_lib.diffusion.video_dit_train; day 06 reuses it):
+# on a CPU, a 12x12 canvas, 8 frames, digits moving 1 pixel per frame, 4x4 patches (72
+# tokens per clip), a small DiT, 1,600 image steps and 1,000 video steps; on a GPU the
+# same model trained longer on bigger batches. FULL: the same with full 3-D attention
+# (500 video steps on a CPU: the budget).
+RECIPE = preset(PRESETS, DEVICE)
+FULL = preset(FULL_ATTENTION_PRESETS, DEVICE)
+DATA = RECIPE.data                         # the moving-digit clips both stages train on
 CONFIG = dict(
-    full_steps=3000 if GPU else 500,       # video steps of the full 3-D model (the CPU budget)
     guidance=4.0,                          # classifier-free guidance scale
     ddim_steps=20,
     samples_per_class=16 if GPU else 8,    # generated clips per digit for the metrics
     rhos=[0.0, 0.5, 0.9],                  # coherent-noise correlations to compare
 )
-print(DEVICE, RECIPE, CONFIG, sep="\n")
+print(DEVICE, describe(RECIPE), f"FULL: attention {FULL.attention!r}, {FULL.train.steps} video steps", CONFIG,
+      sep="\n")
 notebook_start = time.perf_counter()
 cpu_start = time.process_time()
 
@@ -123,15 +129,16 @@ assert spacetime_token_count(60, 256, 256, (2, 16, 16)) == 7_680
 # %% [markdown]
 # ## 2. The data: digits bouncing on a canvas
 #
-# `load_moving_digits` places one 8×8 digit (scikit-learn's) on a 12×12 black canvas,
-# at a random start, moving in one of 8 compass directions at `speeds` pixels per frame,
+# `load_moving_digits` places one 8×8 digit (scikit-learn's) on a 12×12 black canvas, at a
+# random start, moving in one of 8 compass directions at `speeds` pixels per frame,
 # bouncing off the walls; clips come with their label, positions, velocity and a caption.
 # Training clips use the digits of day 03's training split, held-out clips the test split.
+# The recipe names its clips with a `MovingDigitsSpec` (`DATA`: how many, frames, canvas,
+# speeds, seed), so they are part of every checkpoint's key; `DATA.load(split)` loads them.
 
 # %%
 seed_everything(0)
-train = load_moving_digits("train", n=RECIPE.clips, frames=RECIPE.frames, canvas=RECIPE.canvas,
-                           speeds=RECIPE.speeds, seed=RECIPE.data_seed)
+train = DATA.load("train")
 print("videos", tuple(train.videos.shape), "(N, C, T, H, W); labels", tuple(train.labels.shape),
       "; positions", tuple(train.positions.shape))
 print(train.captions[:4], "\nvelocities", train.velocities[:4].tolist(), "\npositions of clip 0",
@@ -145,7 +152,7 @@ viz.show_video(torch.cat(list(train.videos[:6, 0]), dim=-1), fps=4, scale=8)
 # frames of real training clips only, and measured on every frame of held-out clips.
 
 # %%
-judge, judge_accuracy = load_frame_judge(canvas=RECIPE.canvas, frames=RECIPE.frames, progress=True)
+judge, judge_accuracy = load_frame_judge(canvas=DATA.canvas, frames=DATA.frames, progress=True)
 print(f"frame judge accuracy on held-out real clips: {judge_accuracy:.1%}")
 assert judge_accuracy >= 0.95, "the judge must be trustworthy before it judges anything"
 
@@ -168,16 +175,15 @@ assert judge_accuracy >= 0.95, "the judge must be trustworthy before it judges a
 # background noise.
 
 # %%
-held_out = load_moving_digits("test", n=200, frames=RECIPE.frames, canvas=RECIPE.canvas, speeds=RECIPE.speeds,
-                              seed=1)
+held_out = replace(DATA, clips=200, seed=1).load("test")
 real = held_out.videos
 swapped = real.clone()
-swapped[:, :, RECIPE.frames // 2:] = real.roll(1, dims=0)[:, :, RECIPE.frames // 2:]
+swapped[:, :, DATA.frames // 2:] = real.roll(1, dims=0)[:, :, DATA.frames // 2:]
 gen = torch.Generator().manual_seed(0)
 jittered = torch.full_like(real, -1.0)
 for i in range(len(real)):
-    for t in range(RECIPE.frames):
-        r, c = (held_out.positions[i, t] + torch.randint(-1, 2, (2,), generator=gen)).clamp(0, RECIPE.canvas - 8)
+    for t in range(DATA.frames):
+        r, c = (held_out.positions[i, t] + torch.randint(-1, 2, (2,), generator=gen)).clamp(0, DATA.canvas - 8)
         jittered[i, :, t, r:r + 8, c:c + 8] = real[i, :, t, held_out.positions[i, t, 0]:held_out.positions[i, t, 0] + 8,
                                                  held_out.positions[i, t, 1]:held_out.positions[i, t, 1] + 8]
 noisy = (real + 0.3 * torch.rand(real.shape, generator=gen) * (real == -1)).clamp(-1, 1)
@@ -209,7 +215,7 @@ assert metric_rows["jittered ±1 px"]["motion_error"] > 0.3 and metric_rows["bac
 # %%
 crops = vm.aligned_crops(torch.stack([real[0], swapped[0]]))          # (2, T, 8, 8)
 pad = torch.nn.functional.pad(crops, (2, 2, 2, 2), value=-1)
-viz.show_images(torch.cat([real[0, 0], pad[0], swapped[0, 0], pad[1]])[:, None], nrow=RECIPE.frames, scale=0.6)
+viz.show_images(torch.cat([real[0, 0], pad[0], swapped[0, 0], pad[1]])[:, None], nrow=DATA.frames, scale=0.6)
 
 # %% [markdown]
 # ## 4. The video DiT
@@ -231,30 +237,32 @@ print(inspect.getsource(VideoDiT.forward))
 
 # %% [markdown]
 # **Inflation.** We first train the image DiT on single frames (day 04's training, on
-# our frames), then `inflate` copies its patch embedding, embedders, blocks and output
-# layer into a video DiT. Because the temporal blocks start as the identity, the
-# freshly inflated video model *is* the image model applied frame by frame — check it:
+# our frames: the recipe's image stage, `RECIPE.image`), then `inflate` copies its patch
+# embedding, embedders, blocks and output layer into a video DiT. Because the temporal
+# blocks start as the identity, the freshly inflated video model *is* the image model
+# applied frame by frame — check it:
 
 # %%
-image_dit, image_seconds = train_image_dit(RECIPE, DEVICE)
+image = train_image_dit(RECIPE.image, DEVICE)
+image_dit = image.model
 probe = train.videos[:4].to(DEVICE)
 t_probe = torch.tensor([50, 300, 600, 900], device=DEVICE)
 y_probe = train.labels[:4].to(DEVICE)
-inflated = inflate(image_dit, RECIPE.frames, "factorized").eval()
+inflated = inflate(image_dit, DATA.frames, "factorized").eval()
 with torch.no_grad():
-    per_frame = torch.stack([image_dit(probe[:, :, i], t_probe, y_probe) for i in range(RECIPE.frames)], dim=2)
+    per_frame = torch.stack([image_dit(probe[:, :, i], t_probe, y_probe) for i in range(DATA.frames)], dim=2)
     gap = (inflated(probe, t_probe, y_probe) - per_frame).abs().max().item()
 n_image = sum(p.numel() for p in image_dit.parameters())
 n_temporal = sum(p.numel() for p in inflated.temporal_blocks.parameters())
-print(f"image DiT: {n_image:,} parameters, trained {image_seconds:.0f} s; temporal blocks add {n_temporal:,}")
+print(f"image DiT: {n_image:,} parameters, trained {image.run.seconds:.0f} s; temporal blocks add {n_temporal:,}")
 print(f"inflated video DiT vs image DiT on every frame: max difference {gap:.1e}")
 assert gap < 1e-5, "zero-initialised temporal blocks must leave the image model unchanged"
 
 # %% [markdown]
 # ## 5. Train: per-frame, factorized, full 3-D
 #
-# Three models, all inflated from the same image DiT, as in the ablations of the video
-# papers:
+# Three models, all inflated from the same image DiT (one cached image stage: the three
+# recipes differ only in their video stage), as in the ablations of the video papers:
 #
 # - **per-frame** (`spatial`): the image DiT itself — every frame generated on its own;
 # - **factorized**: temporal blocks inserted and the whole model fine-tuned on clips;
@@ -272,19 +280,16 @@ assert gap < 1e-5, "zero-initialised temporal blocks must leave the image model 
 print(inspect.getsource(video_dit.video_loss))
 
 # %%
-recipes = {"per-frame": VideoRecipe(**{**RECIPE.__dict__, "attention": "spatial", "video_steps": 0}),
-           "factorized": VideoRecipe(**{**RECIPE.__dict__, "attention": "factorized"}),
-           "full 3-D": VideoRecipe(**{**RECIPE.__dict__, "attention": "full", "video_steps": CONFIG["full_steps"]})}
+recipes = {"per-frame": replace(RECIPE, attention="spatial", train=replace(RECIPE.train, steps=0)),
+           "factorized": RECIPE,
+           "full 3-D": FULL}
 models = {name: train_video_dit(recipe, DEVICE) for name, recipe in recipes.items()}
 for name, trained in models.items():
     n = sum(p.numel() for p in trained.model.parameters())
-    print(f"{name:>11}: {n:>7,} parameters; image pretraining {trained.image_seconds:.0f} s + video "
-          f"{trained.seconds:.0f} s ({len(trained.history)} steps)")
-fig, ax = plt.subplots(figsize=(5, 2.5))
-for name in ("factorized", "full 3-D"):
-    ax.plot(torch.tensor(models[name].history).view(-1, 25).mean(1), label=name)
-ax.set(xlabel="step / 25", ylabel="MSE on x0", title="video fine-tuning loss")
-ax.legend()
+    print(f"{name:>11}: {n:>7,} parameters; image pretraining {trained.image.run.seconds:.0f} s + video "
+          f"{trained.run.seconds:.0f} s ({len(trained.run.history)} steps)")
+viz.plot_loss({name: models[name].run.history for name in ("factorized", "full 3-D")}, window=25,
+              title="video fine-tuning loss", ylabel="MSE on x0")
 plt.show()
 
 # %% [markdown]
@@ -299,7 +304,7 @@ print(inspect.getsource(sample_video))
 
 # %%
 wanted = torch.arange(10).repeat_interleave(CONFIG["samples_per_class"])
-shape = (len(wanted), 1, RECIPE.frames, RECIPE.canvas, RECIPE.canvas)
+shape = (len(wanted), 1, DATA.frames, DATA.canvas, DATA.canvas)
 x_T = coherent_noise(shape, 0.0, torch.Generator().manual_seed(1))
 samples, sample_seconds = {}, {}
 for name, trained in models.items():
@@ -326,8 +331,8 @@ for name, v in samples.items():
 
 # %%
 strip = torch.cat([samples[name][show[1], 0] for name in samples] + [real[0, 0]])   # (4*T, H, W)
-viz.show_images(strip[:, None], nrow=RECIPE.frames, scale=0.6,
-                titles=[f"{name}" if t == 0 else "" for name in [*samples, "real"] for t in range(RECIPE.frames)])
+viz.show_images(strip[:, None], nrow=DATA.frames, scale=0.6,
+                titles=[f"{name}" if t == 0 else "" for name in [*samples, "real"] for t in range(DATA.frames)])
 
 # %% [markdown]
 # ## 7. Measure the flicker

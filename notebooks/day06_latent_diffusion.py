@@ -27,39 +27,44 @@
 # model); about 2.5 minutes alone, when it trains day 05's model too.
 #
 # **The plan.** `course_lib.diffusion.vae` (the VAE), `course_lib.diffusion.latent`
-# (latent video diffusion and the FLOP count), `course_lib.distributed` and
-# `course_lib.diffusion.ddp_demo` (torchrun). The exercises rebuild the
+# (latent video diffusion and the FLOP count), `course_lib.diffusion.vae_train` and
+# `course_lib.diffusion.latent_train` (the recipes: what we train on and for how long),
+# `course_lib.distributed` and `course_lib.diffusion.ddp_demo` (torchrun). The exercises rebuild the
 # reparameterisation, the KL term, the VAE loss and the scale factor.
 
 # %%
 import inspect
 import time
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import torch
 from torch.distributions import Normal, kl_divergence
 
 from course_lib import distributed, train, viz
-from course_lib.data.digits import load_moving_digits
 from course_lib.data.frame_judge import frames_of, load_frame_judge
 from course_lib.diffusion import ddp_demo
+from course_lib.diffusion import latent_train, video_dit_train
 from course_lib.diffusion import vae as V
-from course_lib.diffusion.latent import (LatentRecipe, sample_latent_videos, train_latent_video_dit,
-                                         video_dit_flops)
-from course_lib.diffusion.video_dit import day05_recipe, sample_video, train_video_dit, video_loss
+from course_lib.diffusion.latent import sample_latent_videos, video_dit_flops
+from course_lib.diffusion.latent_train import train_latent_video_dit
+from course_lib.diffusion.vae_train import train_vae
+from course_lib.diffusion.video_dit import sample_video, video_loss
+from course_lib.diffusion.video_dit_train import train_video_dit
 from course_lib.runtime import artifacts_dir, best_time, get_device, seed_everything
+from course_lib.train import describe, preset
 from course_lib.video_metrics import video_report
 
 DEVICE = get_device()
 GPU = DEVICE.type == "cuda"
 # One config cell. PIXEL is day 05's recipe (its cached model is reused; trained here if
-# missing). LATENT is today's model: the same data, a VAE with f = 4 and 4 channels, the
-# same DiT width and depth on 3x3 latent frames with (2, 1, 1) spacetime patches.
-PIXEL = day05_recipe(GPU)
-LATENT = LatentRecipe(clips=PIXEL.clips, frames=PIXEL.frames, canvas=PIXEL.canvas, speeds=PIXEL.speeds,
-                      data_seed=PIXEL.data_seed, patch=1, time_patch=2, dim=PIXEL.dim, depth=PIXEL.depth,
-                      heads=PIXEL.heads, prediction=PIXEL.prediction, image_steps=PIXEL.image_steps,
-                      video_steps=PIXEL.video_steps, video_batch=PIXEL.video_batch)
+# missing). LATENT is today's model (course_lib.diffusion.latent_train): the same clips, a
+# VAE with f = 4 and 4 channels, the same DiT width, depth and training steps on 3x3
+# latent frames with (2, 1, 1) spacetime patches.
+PIXEL = preset(video_dit_train.PRESETS, DEVICE)
+LATENT = preset(latent_train.PRESETS, DEVICE)
+DATA = LATENT.data
+assert DATA == PIXEL.data, "pixel and latent models must learn the same clips"
 CONFIG = dict(
     guidance=3.0,                          # classifier-free guidance scale (as day 05)
     ddim_steps=20,
@@ -68,7 +73,7 @@ CONFIG = dict(
     ddp_batch=16,
     timing_batch=32,                       # clips per training step when timing a step
 )
-print(DEVICE, PIXEL, LATENT, CONFIG, sep="\n")
+print(DEVICE, describe(PIXEL), describe(LATENT), CONFIG, sep="\n")
 notebook_start = time.perf_counter()
 cpu_start = time.process_time()
 
@@ -111,23 +116,23 @@ assert torch.allclose(ours, reference, atol=1e-5)
 
 # %%
 print(inspect.getsource(V.VAE.encode))
-train_clips = load_moving_digits("train", n=LATENT.clips, frames=LATENT.frames, canvas=LATENT.canvas,
-                                 speeds=LATENT.speeds, seed=LATENT.data_seed)
-test_clips = load_moving_digits("test", n=200, frames=LATENT.frames, canvas=LATENT.canvas, speeds=LATENT.speeds,
-                                seed=1)
+train_clips = DATA.load("train")
+test_clips = replace(DATA, clips=200, seed=1).load("test")
 print("training clips", tuple(train_clips.videos.shape), "-> frames", tuple(frames_of(train_clips.videos).shape))
-vae = V.train_vae(frames_of(train_clips.videos), LATENT.vae_recipe(), device=DEVICE)
-print(f"VAE: {sum(p.numel() for p in vae.model.parameters()):,} parameters, trained in {vae.train_seconds:.0f} s")
+vae = train_vae(LATENT.vae, DEVICE)                  # trained on those frames (LATENT.vae.data)
+print(f"VAE: {sum(p.numel() for p in vae.model.parameters()):,} parameters, trained in {vae.run.seconds:.0f} s; "
+      f"last 100 steps: reconstruction {sum(vae.run.metrics['recon'][-100:]) / 100:.4f}, "
+      f"KL {sum(vae.run.metrics['kl'][-100:]) / 100:.2f} nats per pixel")
 
 # %%
-judge, judge_accuracy = load_frame_judge(canvas=LATENT.canvas, frames=LATENT.frames)
+judge, judge_accuracy = load_frame_judge(canvas=DATA.canvas, frames=DATA.frames)
 x = test_clips.videos                                               # held-out clips (N, 1, T, H, W)
 with torch.no_grad():
     out = vae.model.to(DEVICE)(x.to(DEVICE), generator=None)
 recon = V.decode_latents(vae.model, V.encode_latents(vae.model, x))   # decode(mean), clamped
 mse = torch.nn.functional.mse_loss(recon, x).item()
 kl_per_latent = V.kl_to_standard_normal(out.mean, out.logvar).mean().item()
-y_frames = test_clips.labels.repeat_interleave(LATENT.frames)
+y_frames = test_clips.labels.repeat_interleave(DATA.frames)
 acc_real = (judge.predict(frames_of(x)) == y_frames).float().mean().item()
 acc_recon = (judge.predict(frames_of(recon)) == y_frames).float().mean().item()
 print(f"held-out reconstruction MSE {mse:.4f} (pixels in [-1, 1]); KL {kl_per_latent:.2f} nats per latent value; "
@@ -185,7 +190,8 @@ print(inspect.getsource(train_latent_video_dit))
 seed_everything(0)
 latent = train_latent_video_dit(LATENT, DEVICE)
 print(f"latent model: {sum(p.numel() for p in latent.model.parameters()):,} parameters, "
-      f"{latent.model.config.num_tokens} tokens per clip; training seconds {latent.seconds}")
+      f"{latent.model.config.num_tokens} tokens per clip; training seconds "
+      + ", ".join(f"{stage} {seconds:.0f}" for stage, seconds in latent.stage_seconds.items()))
 
 # %%
 wanted = torch.arange(10).repeat_interleave(CONFIG["samples_per_class"])
@@ -245,8 +251,8 @@ latent_clips = V.encode_latents(vae.model, train_clips.videos[:b], vae.scale)
 latent_batch = (latent_clips.to(DEVICE), train_clips.labels[:b].to(DEVICE))
 rows = {}
 for name, trained, batch, kind, total, sample_s, videos in [
-        ("pixel", pixel, pixel_batch, PIXEL.prediction, pixel.image_seconds + pixel.seconds, pixel_sample_seconds,
-         pixel_videos),
+        ("pixel", pixel, pixel_batch, PIXEL.prediction, pixel.image.run.seconds + pixel.run.seconds,
+         pixel_sample_seconds, pixel_videos),
         ("latent", latent, latent_batch, LATENT.prediction, latent.total_seconds, latent_sample_seconds,
          latent_videos)]:
     cfg = trained.model.config
@@ -264,7 +270,7 @@ real = video_report(test_clips.videos[:80], test_clips.labels[:80], judge)
 print(f"{'real':>7} {'':>6} {'':>7} {'':>10} {'':>8} {'':>8} {'':>8} {real['accuracy']:>8.1%} "
       f"{real['consistency']:>8.3f} {real['motion_error']:>7.2f} {real['flicker']:>7.3f}")
 print("numbers: values per clip the model generates; train s: wall-clock recorded when each model was trained "
-      f"(perhaps under another machine load), latent including the VAE's {latent.seconds['vae']:.0f} s")
+      f"(perhaps under another machine load), latent including the VAE's {latent.stage_seconds['vae']:.0f} s")
 
 # %%
 viz.show_video(torch.cat([torch.cat(list(pixel_videos[show, 0]), dim=-1),
@@ -304,28 +310,25 @@ print("\n".join(line for line in inspect.getsource(train.fit).splitlines()   # t
 # talking over loopback with the gloo backend), then compare the weights.
 
 # %%
-latents_file = artifacts_dir("day06") / f"latents_{LATENT.key()}.pt"
+latents_file = artifacts_dir("ddp_demo") / f"latents_{LATENT.key()}.pt"
 all_latents = V.encode_latents(vae.model, train_clips.videos, vae.scale)
 torch.save({"latents": all_latents, "labels": train_clips.labels, "recipe": LATENT}, latents_file)
 args = ["--task", "latent", "--latents", str(latents_file), "--steps", str(CONFIG["ddp_steps"]),
         "--batch-size", str(CONFIG["ddp_batch"])]
 print("launching: torchrun --nproc_per_node=2 -m course_lib.diffusion.ddp_demo", *args[:2], "<latents file>", *args[4:])
-single = ddp_demo.main([*args, "--out", str(artifacts_dir("day06") / "single.pt")])
-run = distributed.launch("course_lib.diffusion.ddp_demo", [*args, "--out", str(artifacts_dir("day06") / "ddp.pt")],
+single = ddp_demo.main([*args, "--out", str(artifacts_dir("ddp_demo") / "single.pt")])
+run = distributed.launch("course_lib.diffusion.ddp_demo", [*args, "--out", str(artifacts_dir("ddp_demo") / "ddp.pt")],
                          nproc=2)
 print(run.stdout.strip())
-ddp = torch.load(artifacts_dir("day06") / "ddp.pt", weights_only=False)
+ddp = torch.load(artifacts_dir("ddp_demo") / "ddp.pt", weights_only=False)
 weight_diff = ddp_demo.weight_difference(ddp["state_dict"], single["state_dict"])   # (skips key biases: see below)
 loss_diff = max(abs(a - b) for a, b in zip(ddp["history"], single["history"]))
 print(f"1 process: {single['seconds']:.1f} s; 2 processes: {ddp['seconds']:.1f} s "
       f"({ddp['rows_per_step']} of {CONFIG['ddp_batch']} rows per rank per step)")
 print(f"after {CONFIG['ddp_steps']} steps: max |weight difference| {weight_diff:.1e}, "
       f"max |loss difference| {loss_diff:.1e}")
-plt.figure(figsize=(5, 2.4))
-plt.plot(single["history"], label="1 process, batch 16")
-plt.plot(ddp["history"], "--", label="2 processes x 8 (torchrun)")
-plt.gca().set(xlabel="step", ylabel="loss", title="the same training, split over 2 processes")
-plt.legend()
+viz.plot_loss({"1 process, batch 16": single["history"], "2 processes x 8 (torchrun)": ddp["history"]},
+              window=5, title="the same training, split over 2 processes")
 plt.show()
 
 # %% [markdown]
