@@ -25,12 +25,14 @@
 # - talking faces whose mouth follows eSpeak's phoneme timings through a **viseme**
 #   table (`course_lib.data.faces`);
 # - the **SyncNet expert**: two encoders, 5 frames of lower face vs 0.2 s of mel, trained
-#   with binary cross-entropy on their cosine similarity (`course_lib.sync.syncnet`);
+#   with binary cross-entropy on their cosine similarity (`course_lib.sync.syncnet`,
+#   trained by `syncnet_train`);
 # - **offset search** with it: how many frames is the sound late? (day 16's
 #   `avsync.offset_search`), and the sync scores LSE-D and LSE-C;
 # - the **Wav2Lip-style generator**: reference frame + lower-half-masked frame + mel
 #   window -> frame, with an L1 loss and the frozen expert's sync loss switched on
-#   once the expert finds the frames plausible (`course_lib.sync.lipsync`);
+#   once the expert finds the frames plausible (`course_lib.sync.lipsync`, trained by
+#   `lipsync_train`);
 # - a dubbed face, and measurements: offset recovery, the sync confidence of generated
 #   vs real vs unsynced videos, and the mouth-opening error against the true visemes.
 #
@@ -44,7 +46,6 @@
 # %%
 import inspect
 import time
-from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -56,9 +57,12 @@ from course_lib.data.speech import log_mel
 from course_lib.runtime import get_device, seed_everything
 from course_lib.speech import espeak
 from course_lib.sync import avsync, lipsync, syncnet
-from course_lib.sync.lipsync import LipSyncRecipe, dub, mask_lower_half, train_lipsync
-from course_lib.sync.syncnet import SyncNetRecipe, embed_clip, sync_loss, train_syncnet
-from course_lib.viz import show_images, show_video
+from course_lib.sync.lipsync import dub, mask_lower_half
+from course_lib.sync.lipsync_train import PRESETS, train_lipsync
+from course_lib.sync.syncnet import embed_clip, sync_loss
+from course_lib.sync.syncnet_train import train_syncnet
+from course_lib.train import describe, preset
+from course_lib.viz import plot_loss, show_images, show_video
 
 START = time.time()
 DEVICE = get_device()
@@ -69,17 +73,16 @@ if DEVICE.type == "cpu":
 print("device:", DEVICE)
 
 # %% [markdown]
-# One config cell: the data set, the expert's recipe and the generator's. A GPU trains
-# both longer.
+# One config cell. The generator's recipe holds everything that decides its weights,
+# the expert's recipe included (`RECIPE.expert`: its sizes, steps and data set), so a
+# new expert means a new generator. `preset` picks the "cpu" recipe here and the "gpu"
+# one (both trained longer on bigger batches) on CUDA.
 
 # %%
-N_CLIPS = 200                       # talking-face clips (about 6 minutes of video)
-SYNC_RECIPE = SyncNetRecipe(n_clips=N_CLIPS, steps=300, batch_size=64)
-GEN_RECIPE = LipSyncRecipe(steps=500, batch_size=8)
+RECIPE = preset(PRESETS, DEVICE)
+print(describe(RECIPE))
+N_CLIPS = RECIPE.expert.n_clips     # talking-face clips (200: about 6 minutes of video)
 OFFSETS = (-7, -3, 0, 4, 9)         # injected audio delays (video frames) for the offset test
-if DEVICE.type == "cuda":
-    SYNC_RECIPE = replace(SYNC_RECIPE, steps=2000, batch_size=128)
-    GEN_RECIPE = replace(GEN_RECIPE, steps=3000, batch_size=32)
 
 # %% [markdown]
 # ## 1. Talking faces from phonemes
@@ -204,19 +207,21 @@ print("loss with random non-negative embeddings:", round(float(sync_loss(v, a, l
       "| identical pairs labelled in sync:", round(float(sync_loss(v, v, torch.ones(4))), 5))
 
 # %% [markdown]
-# Training: `train_syncnet` runs `train.fit` on pairs from the training clips, or loads
-# the trained expert from `artifacts/` (the file name hashes the recipe). The validation
-# accuracy is that of "in sync iff similarity > 0.5" on held-out clips.
+# Training: `train_syncnet(RECIPE.expert)` trains on pairs from the training clips (each
+# step's pairs drawn from a generator seeded by the step) through `train.load_or_train`,
+# or loads the trained expert from `artifacts/checkpoints/syncnet_<key>.pt` (the key
+# hashes the recipe). The validation accuracy is that of "in sync iff similarity > 0.5"
+# on held-out clips.
 
 # %%
 t0 = time.time()
-expert = train_syncnet(SYNC_RECIPE, device=DEVICE)
+expert = train_syncnet(RECIPE.expert, device=DEVICE)
 print(f"expert: {sum(p.numel() for p in expert.model.parameters()):,} parameters, "
-      f"validation accuracy {expert.valid_accuracy:.3f}  ({time.time() - t0:.1f} s)")
+      f"validation accuracy {expert.valid_accuracy:.3f}  (trained in {expert.run.seconds:.1f} s"
+      f"{', loaded' if expert.run.cached else ''}; {time.time() - t0:.1f} s)")
 fig, ax = plt.subplots(figsize=(6, 2.4))
-ax.plot(np.convolve(expert.history, np.ones(20) / 20, mode="valid"))
+plot_loss(expert.run.history, ax=ax, ylabel="BCE", title="SyncNet training loss")
 ax.axhline(np.log(2), ls="--", color="0.6", label="chance (log 2)")
-ax.set(xlabel="step", ylabel="BCE", title="SyncNet training loss (20-step mean)")
 ax.legend()
 plt.show()
 assert expert.valid_accuracy > 0.6
@@ -287,22 +292,29 @@ print(inspect.getsource(lipsync.LipSyncGenerator.forward))
 # The L1 term alone gives blurry, averaged mouths (an average of "open" and "closed" is a
 # half-open mouth that always matches a little). The expert pushes towards mouths that
 # are *in sync*. As in Wav2Lip, $w = 0$ until the expert finds the generated frames
-# plausible (its loss on them below 0.75), then $w = 0.03$; the expert stays frozen.
+# plausible (the mean of its loss on them over the last 20 steps below 0.75), then
+# $w = 0.03$; the expert stays frozen.
+#
+# The loss function stays pure: it returns the total and both terms
+# (`(total, {"l1": ..., "sync": ...})`), which `fit` records per step in
+# `run.metrics`. The switch is a side effect, so it lives in the `on_step` hook
+# (`lipsync_train.sync_switch`): after each step it looks at the recorded expert losses
+# and sets the switch step in `state`, which is saved with the checkpoint, so a resumed
+# or loaded run knows when the sync loss started. `train_lipsync(RECIPE)` gets its
+# expert from `train_syncnet(RECIPE.expert)`: loaded, since we trained it above.
 
 # %%
 t0 = time.time()
-generator = train_lipsync(expert, GEN_RECIPE, device=DEVICE)
+generator = train_lipsync(RECIPE, device=DEVICE)
 print(f"generator: {sum(p.numel() for p in generator.model.parameters()):,} parameters, "
-      f"sync loss switched on at step {generator.sync_started}  ({time.time() - t0:.1f} s)")
-smooth = lambda x: np.convolve(x, np.ones(20) / 20, mode="valid")
+      f"sync loss switched on at step {generator.sync_started}  (trained in {generator.run.seconds:.1f} s"
+      f"{', loaded' if generator.run.cached else ''}; {time.time() - t0:.1f} s)")
 fig, axes = plt.subplots(1, 2, figsize=(9, 2.4))
-axes[0].plot(smooth(generator.l1_history))
-axes[0].set(xlabel="step", title="L1 reconstruction loss", yscale="log")
-axes[1].plot(smooth(generator.sync_history))
-axes[1].axhline(GEN_RECIPE.sync_start, ls="--", color="0.6", label="switch-on threshold")
+plot_loss(generator.run.metrics["l1"], ax=axes[0], ylabel="L1", title="L1 reconstruction loss", logy=True)
+plot_loss(generator.run.metrics["sync"], ax=axes[1], ylabel="BCE", title="expert's sync loss on generated frames")
+axes[1].axhline(RECIPE.sync_start, ls="--", color="0.6", label="switch-on threshold")
 if generator.sync_started is not None:
     axes[1].axvline(generator.sync_started, color="C3", lw=0.8, label="sync loss on")
-axes[1].set(xlabel="step", title="expert's sync loss on generated frames")
 axes[1].legend(fontsize=7)
 plt.show()
 

@@ -186,7 +186,10 @@ print("checks     :", sorted(set(report.successes)))
 # %% [markdown]
 # ## 4. Anatomy of a manifest, from scratch
 #
-# The reader above is a black box. `course_lib.provenance.manifest` opens it:
+# The reader above is a black box. `course_lib.provenance.manifest` opens it, on top of
+# three small modules, one per layer: `jumbf` (boxes, and where the store sits in each
+# file format), `cbor` (the encoding) and `cose` (the signature); `manifest` re-exports
+# their functions, so `manifest.parse_jumbf` below is `jumbf.parse_jumbf`.
 #
 # 1. **Where is it?** PNG keeps the store in a `caBX` chunk, JPEG in APP11 segments, WAV
 #    in a `C2PA` RIFF chunk, MP4 in a `uuid` box.
@@ -450,7 +453,9 @@ assert audio_table["none"] >= 0.99 and min(audio_table.values()) >= 0.9
 # A toy version: "real" = scikit-learn's handwritten digits, "generated" = samples of a
 # small generative model (a Gaussian per digit class in PCA space, rounded to the same
 # 17 grey levels as the real data). The detector is logistic regression on pixels, the
-# differences between neighbouring pixels (sharpness) and the grey-level histogram.
+# differences between neighbouring pixels (sharpness) and the grey-level histogram,
+# fitted by scikit-learn in a fraction of a second (`safety.fit_detector`: a convex fit,
+# not a network trained step by step, so no recipe or presets).
 
 # %%
 from sklearn.datasets import load_digits
@@ -463,7 +468,7 @@ real_train, real_test = digits.data[train_idx], digits.data[test_idx]
 fakes = safety.fake_digits(1200 + len(test_idx), n_components=8, seed=1,
                            train=real_train, train_labels=digits.target[train_idx])
 fake_train, fake_test = fakes[:1200], fakes[1200:]
-detector = safety.train_detector(real_train, fake_train)
+detector = safety.fit_detector(real_train, fake_train)
 labels = np.r_[np.zeros(len(real_test)), np.ones(len(fake_test))]
 scores = safety.detector_scores(detector, np.concatenate([real_test, fake_test]))
 detector_auc = safety.auc(labels, scores)
