@@ -34,9 +34,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from course_lib.audio.io import resample
 from course_lib.runtime import artifacts_dir, torch_threads
