@@ -20,7 +20,7 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
-from course_lib.checks import check_choice
+from course_lib.checks import check_choice, check_positive_int
 from course_lib.data.digits import MovingDigitsSpec
 from course_lib.diffusion import ddpm
 from course_lib.diffusion.dit import DiT, DiTConfig
@@ -73,7 +73,9 @@ class LatentRecipe:
     time_patch: int = 2
 
     def __post_init__(self):
-        self.model      # raises unless the frames divide into time patches
+        check_positive_int(self.time_patch, "time_patch")
+        if self.data.frames % self.time_patch:
+            raise ValueError(f"data.frames ({self.data.frames}) must be a multiple of time_patch ({self.time_patch})")
 
     @property
     def vae(self) -> VAERecipe:

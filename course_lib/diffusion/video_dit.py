@@ -124,8 +124,8 @@ class VideoDiT(nn.Module):
         self.t_embedder = TimestepEmbedder(d)
         self.y_embedder = LabelEmbedder(cfg.num_classes, d, cfg.class_dropout)
         self.blocks = nn.ModuleList(AdaLNZeroBlock(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
-        self.temporal_blocks = nn.ModuleList(
-            TemporalBlock(d, cfg.heads, gt, cfg.mlp_ratio) for _ in range(cfg.depth if cfg.attention == "factorized" else 0))
+        n_temporal = cfg.depth if cfg.attention == "factorized" else 0
+        self.temporal_blocks = nn.ModuleList(TemporalBlock(d, cfg.heads, gt, cfg.mlp_ratio) for _ in range(n_temporal))
         # One "pixel" of pt*ph*pw*C numbers per token: FinalLayer(dim, patch=1, channels=P*C).
         self.final_layer = FinalLayer(d, 1, math.prod(cfg.patch) * cfg.in_channels)
         self.initialize_weights()
