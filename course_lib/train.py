@@ -392,5 +392,6 @@ def describe(recipe, width: int = 100) -> str:
     lines = [f"{type(recipe).__name__} (key {recipe_key(recipe)})"]
     for f in dataclasses.fields(recipe):
         text = f"  {f.name}: {getattr(recipe, f.name)!r}"
-        lines += textwrap.wrap(text, width, subsequent_indent=" " * (len(f.name) + 4), break_long_words=False)
+        lines += textwrap.wrap(text, width, subsequent_indent=" " * (len(f.name) + 4), break_long_words=False,
+                               break_on_hyphens=False)
     return "\n".join(lines)
