@@ -37,8 +37,8 @@
 # **Prerequisites:** day 01 (Whisper log-mel), day 02 (attention, masks, KV cache),
 # day 09 (eSpeak NG corpus, splits, WER), day 11 (the TTS model we listen to).
 #
-# **Run time:** about 60 s on a 2-core CPU, most of it training (the models are cached
-# in `artifacts/`: later runs take about 30 s). Day 11's TTS model is loaded from
+# **Run time:** about 50 s on a 2-core CPU, most of it training (the models are cached
+# in `artifacts/`: later runs take about 15 s). Day 11's TTS model is loaded from
 # `artifacts/` (trained there if missing, which adds its training time once).
 
 # %%
@@ -53,14 +53,17 @@ import torch
 from IPython.display import display
 
 from course_lib.data import multilingual as ml
+from course_lib.metrics import word_error_rate
 from course_lib.runtime import best_time, get_device, seed_everything
 from course_lib.speech import asr
-from course_lib.speech.asr import (AsrConfig, AsrRecipe, ConvStem, CTCRecipe, WhisperASR,
-                                   collate_features, ctc_greedy, features, greedy_decode,
-                                   train_asr, train_ctc, wer)
-from course_lib.speech.fastspeech import train_fastspeech
-from course_lib.speech.recognize import word_error_rate
-from course_lib.viz import play_audio, plot_spectrogram
+from course_lib.speech.asr import ConvStem, WhisperASR, collate_features, features, greedy_decode
+from course_lib.speech.asr_tokenizer import SPECIAL_TOKENS
+from course_lib.speech.asr_train import (CTC_PRESETS, FINETUNE_PRESETS, PRESETS, finetune_asr, load_data,
+                                         tokenizer_for, train_asr, train_ctc)
+from course_lib.speech.ctc import ctc_greedy
+from course_lib.speech.fastspeech_train import train_fastspeech
+from course_lib.train import describe, preset
+from course_lib.viz import play_audio, plot_loss, plot_spectrogram
 
 NOTEBOOK_START = time.perf_counter()
 DEVICE = get_device()
@@ -69,22 +72,25 @@ plt.rcParams["figure.dpi"] = 72
 print("device:", DEVICE)
 
 # %% [markdown]
-# One config cell. `RECIPE` says what the encoder-decoder trains on: English digit
-# strings in two voices (American male and female), German, Spanish and French digit
-# strings (each transcribed *and* translated), and a phrase book in all four languages.
-# `UNSEEN` is a voice the model never hears in training (British RP English); we test
-# on it, then fine-tune on its training clips. On a GPU everything trains longer.
+# One config cell. The recipes are named presets in `course_lib` ("cpu" here, "gpu" on
+# CUDA, where everything trains longer). `RECIPE` says what the encoder-decoder is and
+# what it trains on: English digit strings in two voices (American male and female),
+# German, Spanish and French digit strings (each transcribed *and* translated), and a
+# phrase book in all four languages. `FINETUNE_RECIPE` holds `RECIPE` as its base and
+# adds a voice the model never hears in training (British RP English, `UNSEEN`): we test
+# on it, then fine-tune on its training clips. `CTC_RECIPE` is the CTC baseline.
 
 # %%
-RECIPE = AsrRecipe(steps=400, batch_size=32, lr=2e-3, ctc_weight=0.3)   # = AsrRecipe()
-CTC_RECIPE = CTCRecipe(steps=150, batch_size=32)                          # = CTCRecipe()
-UNSEEN = ("en", "en-gb-x-rp", "digits", 400, ("transcribe",))
-FINETUNE_STEPS = 40
-if DEVICE.type == "cuda":
-    RECIPE = replace(RECIPE, steps=2000, batch_size=64)
-    CTC_RECIPE = replace(CTC_RECIPE, steps=1000, batch_size=64)
-    FINETUNE_STEPS = 200
-print(RECIPE)
+RECIPE = preset(PRESETS, DEVICE)
+FINETUNE_RECIPE = preset(FINETUNE_PRESETS, DEVICE)
+CTC_RECIPE = preset(CTC_PRESETS, DEVICE)
+UNSEEN = FINETUNE_RECIPE.data[0]
+FINETUNE_STEPS = FINETUNE_RECIPE.train.steps
+assert FINETUNE_RECIPE.base == RECIPE
+print(describe(RECIPE))
+print(describe(CTC_RECIPE))
+print(f"AsrFinetuneRecipe (key {FINETUNE_RECIPE.key()}): base = RECIPE,\n  data: {FINETUNE_RECIPE.data}\n"
+      f"  train: {FINETUNE_RECIPE.train}")
 
 # %% [markdown]
 # ## 1. The data
@@ -95,7 +101,7 @@ print(RECIPE)
 # small phrase book.
 
 # %%
-clips = asr.load_data(RECIPE.data)
+clips = load_data(RECIPE.data)
 counts = Counter((c.language, c.kind, c.split) for c in clips)
 for language in ml.LANGUAGES:
     row = {kind: "/".join(str(counts[(language, kind, s)]) for s in ("train", "valid", "test"))
@@ -133,13 +139,13 @@ plt.close(ax.figure)
 # feed `<|startoftranscript|>` alone and read the probabilities of the language tokens.
 
 # %%
-tokenizer = asr.tokenizer_for(RECIPE.data)
-print(f"{len(tokenizer)} tokens: {asr.SPECIAL_TOKENS} + {len(tokenizer.vocabulary)} words")
+tokenizer = tokenizer_for(RECIPE.data)
+print(f"{len(tokenizer)} tokens: {SPECIAL_TOKENS} + {len(tokenizer.vocabulary)} words")
 c = examples[1]
 for task, target in (("transcribe", c.text), ("translate", c.english)):
     ids = tokenizer.sequence(target, c.language, task)
     print(f"{task:10}: {ids}")
-    print(" " * 12 + " ".join((*asr.SPECIAL_TOKENS, *tokenizer.vocabulary)[i] for i in ids))
+    print(" " * 12 + " ".join(tokenizer.symbols()[i] for i in ids))
 assert tokenizer.decode(tokenizer.sequence(c.text, "de")) == c.text
 
 # %% [markdown]
@@ -163,10 +169,10 @@ print(inspect.getsource(ConvStem.forward))
 print(inspect.getsource(asr.DecoderBlock.forward))
 
 # %%
-cfg = AsrConfig(vocab_size=len(tokenizer), **RECIPE.config)
-model = WhisperASR(cfg)
+config = replace(RECIPE.model, vocab_size=len(tokenizer))     # the recipe leaves the vocabulary to the data
+model = WhisperASR(config)
 n_params = sum(p.numel() for p in model.parameters())
-print(cfg)
+print(config)
 print(f"{n_params / 1e6:.2f} M parameters (Whisper tiny: 39 M, large: 1550 M)")
 batch = collate_features([features(c.wave) for c in examples],
                          [tokenizer.sequence(c.text, c.language) for c in examples])
@@ -191,19 +197,20 @@ print(inspect.getsource(asr.asr_loss))
 # %% [markdown]
 # ## 4. Training
 #
-# `train_asr` trains with `course_lib.train.fit` (AdamW, warm-up, gradient clipping) on
-# random batches of (clip, task) examples, or loads the checkpoint from `artifacts/`.
+# `train_asr(RECIPE)` builds the model of the recipe (seeded), fills in the vocabulary
+# size from the tokenizer, and trains it with `course_lib.train.load_or_train` (AdamW,
+# warm-up, gradient clipping) on random batches of (clip, task) examples, saving it to
+# `artifacts/checkpoints/asr_<key>.pt`, where the key names every field of the recipe.
+# A re-run loads that file instead of training.
 
 # %%
-start = time.perf_counter()
-trained = train_asr(RECIPE, checkpoint="day12_asr", device=DEVICE)
+trained = train_asr(RECIPE, device=DEVICE)
 model, tokenizer = trained.model, trained.tokenizer
-print(f"{len(trained.history)} steps in {time.perf_counter() - start:.0f} s (about 0 s when loaded "
-      f"from artifacts/); loss {trained.history[0]:.2f} -> {np.mean(trained.history[-20:]):.2f}")
-fig, ax = plt.subplots(figsize=(5, 2.2))
-ax.plot(trained.history)
-ax.set_xlabel("step")
-ax.set_ylabel("loss")
+history = trained.run.history
+print(f"{len(history)} steps, trained in {trained.run.seconds:.0f} s"
+      + (" (loaded from artifacts/)" if trained.run.cached else "")
+      + f"; loss {history[0]:.2f} -> {np.mean(history[-20:]):.2f}")
+plot_loss(history, ylabel="loss", title="joint CTC-attention loss", logy=True)
 plt.show()
 
 # %% [markdown]
@@ -252,10 +259,35 @@ for n_tokens in (8, 24, 56):
 #
 # $$\mathrm{WER} = \frac{S + D + I}{N_{\text{ref}}}.$$
 #
-# We score with `jiwer` (the library most ASR papers use); day 09's
-# `recognize.word_error_rate` gives the same number (the unit tests check it on
-# random strings).
+# The edits come from the Levenshtein table over words: $d_{i,0} = i$, $d_{0,j} = j$,
 #
+# $$d_{i,j} = \min(d_{i-1,j} + 1,\ d_{i,j-1} + 1,\ d_{i-1,j-1} + [r_i \ne h_j]),$$
+#
+# a deletion, an insertion, or a substitution (free when the words match). The corpus WER
+# sums the edits of every clip over all reference words (not a mean of per-clip rates).
+# From here on we score with `course_lib.metrics.word_error_rate`, which calls `jiwer`
+# (the library most ASR papers use); the first score below checks that it gives our number.
+
+# %%
+def edit_distance(reference, hypothesis):
+    """Word substitutions + deletions + insertions, one row of the table at a time."""
+    row = list(range(len(hypothesis) + 1))                  # d[0, j] = j
+    for i, r in enumerate(reference, 1):
+        previous, row[0] = row[:], i                        # d[i, 0] = i
+        for j, h in enumerate(hypothesis, 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (r != h))
+    return row[-1]
+
+
+def corpus_wer(references, hypotheses):
+    edits = sum(edit_distance(r.split(), h.split()) for r, h in zip(references, hypotheses))
+    return edits / sum(len(r.split()) for r in references)
+
+
+print(edit_distance("five three zero two".split(), "five three two two".split()), "edit;",
+      edit_distance("two nine four one".split(), "two nine four".split()), "edit")
+
+# %% [markdown]
 # ### Held-out speech of the training voices
 
 # %%
@@ -263,11 +295,11 @@ def score(clips_, language="en", task="transcribe", beam_size=1):
     """(WER, hypotheses) of the model on clips; references are transcripts or translations."""
     hyps = trained.transcribe([c.wave for c in clips_], language=language, task=task, beam_size=beam_size)
     refs = [c.english if task == "translate" else c.text for c in clips_]
-    return wer(refs, hyps), hyps
+    return word_error_rate(refs, hyps), hyps
 
 
 wer_teacher, hyps = score(english_test)
-assert abs(wer_teacher - word_error_rate([c.text for c in english_test], hyps)) < 1e-12
+assert abs(wer_teacher - corpus_wer([c.text for c in english_test], hyps)) < 1e-12
 by_voice = {v: score([c for c in english_test if c.voice == v])[0] for v in ("en-us", "en-us+f3")}
 print(f"held-out English digit strings ({len(english_test)} clips): WER {wer_teacher:.1%}  "
       + "  ".join(f"{v}: {w:.1%}" for v, w in by_voice.items()))
@@ -298,7 +330,7 @@ print(f"greedy WER {wer_teacher:.1%}  |  beam 4 WER {wer_beam:.1%} ({t_beam:.1f}
 # before shipping. (Its vowels differ: RP "zero" and "two" are not the American ones.)
 
 # %%
-unseen_clips = asr.load_data([UNSEEN])
+unseen_clips = load_data([UNSEEN])
 unseen_test = [c for c in unseen_clips if c.split == "test"]
 wer_unseen, hyps_unseen = score(unseen_test)
 print(f"unseen voice {UNSEEN[1]}: WER {wer_unseen:.1%} on {len(unseen_test)} held-out clips")
@@ -320,7 +352,7 @@ tts = train_fastspeech(progress=True)
 tts_texts = sorted({c.text for c in english_test})
 tts_waves = [tts.synthesize(t, voice="en-us") for t in tts_texts]
 tts_hyps = trained.transcribe(tts_waves, language="en")
-wer_tts = wer(tts_texts, tts_hyps)
+wer_tts = word_error_rate(tts_texts, tts_hyps)
 print(f"day 11 TTS ({len(tts_texts)} held-out strings): WER {wer_tts:.1%}   "
       f"[{time.perf_counter() - start:.0f} s]")
 for t, h in list(zip(tts_texts, tts_hyps))[:4]:
@@ -374,15 +406,16 @@ mean_translate = float(np.mean([r[1] for r in translate_rows.values()]))
 # ## 7. Fine-tuning to a new voice
 #
 # The usual fix for a new speaker or accent: a few steps on that voice's training clips,
-# with a small learning rate, starting from the trained model.
+# with a small learning rate, starting from the trained model. `finetune_asr` gets the
+# model of `FINETUNE_RECIPE.base` (= `RECIPE`: loaded, or trained first when a notebook
+# runs alone), trains a copy further and saves it as `asr_finetune_<key>.pt`.
 
 # %%
-start = time.perf_counter()
-tuned = asr.finetune_asr(trained, [UNSEEN], steps=FINETUNE_STEPS, lr=5e-4, batch_size=16,
-                         checkpoint="day12_asr_finetune")
-wer_tuned = wer([c.text for c in unseen_test], tuned.transcribe([c.wave for c in unseen_test]))
-wer_tuned_old = wer([c.text for c in english_test], tuned.transcribe([c.wave for c in english_test]))
-print(f"{FINETUNE_STEPS} steps ({time.perf_counter() - start:.0f} s): unseen-voice WER "
+tuned = finetune_asr(FINETUNE_RECIPE, device=DEVICE)
+wer_tuned = word_error_rate([c.text for c in unseen_test], tuned.transcribe([c.wave for c in unseen_test]))
+wer_tuned_old = word_error_rate([c.text for c in english_test],
+                                tuned.transcribe([c.wave for c in english_test]))
+print(f"{FINETUNE_STEPS} steps ({tuned.run.seconds:.0f} s): unseen-voice WER "
       f"{wer_unseen:.1%} -> {wer_tuned:.1%};  training voices {wer_teacher:.1%} -> {wer_tuned_old:.1%}")
 
 # %% [markdown]
@@ -399,26 +432,25 @@ print(f"{FINETUNE_STEPS} steps ({time.perf_counter() - start:.0f} s): unseen-voi
 # 400 steps as the auxiliary loss) gives the comparison at equal training.
 
 # %%
-start = time.perf_counter()
-ctc = train_ctc(CTC_RECIPE, checkpoint="day12_ctc", device=DEVICE)
+ctc = train_ctc(CTC_RECIPE, device=DEVICE)
 ctc_hyps = ctc.transcribe([c.wave for c in english_test])
-wer_ctc = wer([c.text for c in english_test], ctc_hyps)
-print(f"CTC baseline: {len(ctc.history)} steps ({time.perf_counter() - start:.0f} s), WER {wer_ctc:.1%}")
+wer_ctc = word_error_rate([c.text for c in english_test], ctc_hyps)
+print(f"CTC baseline: {len(ctc.run.history)} steps ({ctc.run.seconds:.0f} s), WER {wer_ctc:.1%}")
 
 with torch.no_grad():                       # the joint model's CTC head on the same clips
     audio, _ = model.encoder(mels_, lengths_)
     head_log_probs = model.ctc(audio).log_softmax(-1)
 head_hyps = [tokenizer.decode([i - 1 for i in labels]) for labels in
              ctc_greedy(head_log_probs, ConvStem.output_lengths(lengths_))]
-wer_head = wer([c.text for c in english_test], head_hyps)
-print(f"joint model, CTC head ({len(trained.history)} steps): WER {wer_head:.1%} | its decoder: {wer_teacher:.1%}")
+wer_head = word_error_rate([c.text for c in english_test], head_hyps)
+print(f"joint model, CTC head ({len(history)} steps): WER {wer_head:.1%} | its decoder: {wer_teacher:.1%}")
 
 # One clip's best path, frame by frame (20 ms each): mostly blanks, one spike per word.
 with torch.no_grad():
     one = collate_features([features(english_test[0].wave)])
     log_probs, frames = ctc.model(one["mels"].to(DEVICE), one["mel_lengths"].to(DEVICE))
 path = log_probs[0].argmax(-1).tolist()
-names = ("_", *asr.SPECIAL_TOKENS, *ctc.tokenizer.vocabulary)
+names = ("_", *ctc.tokenizer.symbols())
 print("path:", " ".join(names[i] if i else "_" for i in path))
 print("read:", ctc.tokenizer.decode([i - 1 for i in ctc_greedy(log_probs)[0]]), "| truth:", english_test[0].text)
 fig, ax = plt.subplots(figsize=(8, 2.2))
@@ -443,7 +475,7 @@ plt.show()
 print(f"{'test set':52} {'WER':>7}")
 rows = [("English, training voices, greedy (asserted <= 10 %)", wer_teacher),
         ("English, training voices, beam 4", wer_beam),
-        (f"English, training voices, CTC baseline ({len(ctc.history)} steps)", wer_ctc),
+        (f"English, training voices, CTC baseline ({len(ctc.run.history)} steps)", wer_ctc),
         ("English, training voices, joint model's CTC head", wer_head),
         (f"English, unseen voice {UNSEEN[1]}", wer_unseen),
         (f"  ... after {FINETUNE_STEPS} fine-tuning steps", wer_tuned),

@@ -13,7 +13,8 @@
 # %% [markdown]
 # # Day 14 — Music Transformer
 #
-# **What you will build** (in `course_lib.music.transformer`): a decoder-only transformer
+# **What you will build** (in `course_lib.music.transformer`; the recipe that trains it is in
+# `course_lib.music.transformer_train`): a decoder-only transformer
 # over yesterday's REMI tokens with **relative attention** computed by the skewing trick
 # (Huang et al., *Music Transformer*, 2018), an absolute-position baseline, cached
 # generation, and temperature / top-k / top-p sampling. You will train it on the Bach
@@ -28,35 +29,39 @@
 import inspect
 import math
 import time
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import display
 
-from course_lib.music.chorale_lm import (DAY14_MODEL, DAY14_TOKENIZER, DAY14_TRAIN, chorale_token_splits,
-                                         train_music_transformer)
 from course_lib.music.ngram import tune_ngram
 from course_lib.music.synth import render_notes, save_midi
 from course_lib.music.tokenizer import BOS, EOS, REMITokenizer
-from course_lib.music.transformer import (MusicTransformer, MusicTransformerConfig, RelativeMultiHeadAttention,
-                                          generate, sequence_nll, skew, top_p_filter)
+from course_lib.music.transformer import RelativeMultiHeadAttention, generate, sequence_nll, skew, top_p_filter
+from course_lib.music.transformer_train import PRESETS, chorale_token_splits, train_music_transformer
 from course_lib.runtime import artifacts_dir, best_time, get_device, seed_everything, torch_threads
-from course_lib.viz import play_audio
+from course_lib.train import describe, preset
+from course_lib.viz import play_audio, plot_loss
 
 # %% [markdown]
-# One config cell. On a GPU the same code trains longer and samples more.
+# One config cell. `RECIPE` is everything that decides the trained model (sizes, training
+# steps, learning-rate schedule, tokenizer, transposition range), a named preset in
+# `course_lib`; the absolute-position baseline is the same recipe with one field changed.
+# On a GPU the same model trains and more samples are drawn.
 
 # %%
 DEVICE = get_device()
 SEED = 0
-MODEL = dict(DAY14_MODEL)                       # dim 128, 4 heads, 3 layers, context 128
-TRAIN = DAY14_TRAIN                             # 450 steps of 16 windows, lr 3e-3
+RECIPE = preset(PRESETS, DEVICE)                # dim 128, depth 3, context 128; 450 steps of 16 windows
+ABSOLUTE = replace(RECIPE, model=replace(RECIPE.model, relative=False))   # the baseline
 NUM_SAMPLES, SAMPLE_TOKENS = (128, 256) if DEVICE.type == "cuda" else (32, 256)
 SAMPLING = dict(temperature=0.5, top_p=0.9)     # see section 6 for why this cool
 KV_LENGTH = 512                                 # speed-up of cached decoding measured at this length
 SAMPLE_RATE, TEMPO_BPM = 11025, 90
-print("device:", DEVICE, "| model:", MODEL, "| train:", TRAIN)
+print("device:", DEVICE)
+print(describe(RECIPE))
 
 # %% [markdown]
 # ## 1. Data and the bar to beat
@@ -72,7 +77,7 @@ print("device:", DEVICE, "| model:", MODEL, "| train:", TRAIN)
 # model is the bar the transformer must clear, measured on the *test* pieces.
 
 # %%
-tokenizer = REMITokenizer(DAY14_TOKENIZER)
+tokenizer = REMITokenizer(RECIPE.tokenizer)
 train, valid, test = chorale_token_splits(tokenizer)
 print(f"{len(train)} / {len(valid)} / {len(test)} chorales; "
       f"{sum(map(len, train)):,} / {sum(map(len, valid)):,} / {sum(map(len, test)):,} tokens; vocab {len(tokenizer)}")
@@ -148,30 +153,29 @@ print(inspect.getsource(RelativeMultiHeadAttention.attend))
 #
 # Pre-norm decoder blocks (Day 02), tied input/output embeddings, no dropout (a few
 # hundred steps see each window about once: nothing to overfit yet). The
-# baseline is identical except for a learned absolute position table added to the
-# token embeddings instead of relative attention. Training samples random 129-token
-# windows, each **transposed** by −5..+6 semitones, with warm-up and cosine decay.
+# baseline (`ABSOLUTE`) is identical except for a learned absolute position table added
+# to the token embeddings instead of relative attention. Training samples random 129-token
+# windows, each **transposed** by −5..+6 semitones, with warm-up and cosine decay
+# (`RECIPE.train`). `train_music_transformer` builds the model from the recipe (seeded),
+# trains it with `course_lib.train.load_or_train` and saves it under
+# `artifacts/checkpoints/music_transformer_<key>.pt`, where the key names every field of
+# the recipe: a re-run loads the file instead of training.
 
 # %%
-models, histories, times = {}, {}, {}
-for name, relative in [("relative", True), ("absolute", False)]:
-    seed_everything(SEED)
-    cfg = MusicTransformerConfig(vocab_size=len(tokenizer), relative=relative, **MODEL)
-    models[name] = MusicTransformer(cfg)
-    t0 = time.perf_counter()
-    histories[name] = train_music_transformer(
-        models[name], tokenizer, train, TRAIN, device=DEVICE, desc=f"{name} model",
-        checkpoint=f"day14_{name}_{cfg.dim}x{cfg.layers}_{TRAIN.steps}")
-    times[name] = time.perf_counter() - t0
-    n_params = sum(p.numel() for p in models[name].parameters())
-    print(f"{name}: {n_params:,} parameters, {times[name]:.1f} s")
+runs = {"relative": train_music_transformer(RECIPE, device=DEVICE),
+        "absolute": train_music_transformer(ABSOLUTE, device=DEVICE)}
+models = {name: r.model for name, r in runs.items()}
+for name, r in runs.items():
+    n_params = sum(p.numel() for p in r.model.parameters())
+    print(f"{name}: {n_params:,} parameters, trained in {r.run.seconds:.1f} s"
+          + (" (loaded from artifacts/)" if r.run.cached else ""))
 
 fig, ax = plt.subplots(figsize=(7, 2.8))
-for name, h in histories.items():
-    ax.plot(np.convolve(h, np.ones(10) / 10, mode="valid"), label=name)
+plot_loss({name: r.run.history for name, r in runs.items()}, window=10, ax=ax,
+          ylabel="train loss (nats/token)", title="training")
 ax.axhline(ngram_test, color="gray", ls="--", label=f"tuned {best_n}-gram (test)")
-ax.set(xlabel="step", ylabel="train loss (nats/token)", ylim=(0.5, 3), title="training")
-ax.legend()
+ax.set_ylim(0.5, 3)
+ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
@@ -181,8 +185,8 @@ plt.show()
 # sees up to 128 previous tokens (windows sliding by 64), the n-gram $n - 1$.
 
 # %%
-nll = {"relative": sequence_nll(models["relative"], test, MODEL["context"]),
-       "absolute": sequence_nll(models["absolute"], test, MODEL["context"])}
+nll = {"relative": sequence_nll(models["relative"], test, RECIPE.model.context),
+       "absolute": sequence_nll(models["absolute"], test, ABSOLUTE.model.context)}
 nll.update({f"{n}-gram": ngrams[n].nll(test, min((k for nn, k in table if nn == n), key=lambda k: table[(n, k)]))
             for n in sorted(ngrams)})
 for name, v in sorted(nll.items(), key=lambda kv: kv[1]):

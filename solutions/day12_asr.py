@@ -22,8 +22,9 @@
 # 4. the **word error rate** by edit distance, `word_edit_distance` and `corpus_wer`.
 #
 # Replace each `# YOUR CODE HERE` / `raise NotImplementedError()` with your code, then run
-# the check cell below it. The checks compare your functions with `course_lib.speech.asr`,
-# `jiwer` and hand-made cases on fixed seeds. `course check day12` runs all checks.
+# the check cell below it. The checks compare your functions with `course_lib.speech.asr` and
+# `course_lib.speech.ctc`, `jiwer` and hand-made cases on fixed seeds. `course check day12`
+# runs all checks.
 #
 # **Run time:** a few seconds on a 2-core CPU (small random models, no training).
 
@@ -35,7 +36,7 @@ import torch
 
 from course_lib.nn.attention import causal_mask, merge_heads, scaled_dot_product_attention, split_heads
 from course_lib.runtime import seed_everything
-from course_lib.speech import asr
+from course_lib.speech import asr, ctc
 from course_lib.speech.asr import AsrConfig, WhisperASR
 
 seed_everything(0)
@@ -229,9 +230,9 @@ for frames, expected in cases:
 assert [int(x) for x in ctc_collapse(path(2, 2, 1, 2), blank=2)] == [1], "use the `blank` argument"
 g = torch.Generator().manual_seed(0)
 random_log_probs = torch.randn(6, 40, 4, generator=g).log_softmax(-1)
-expected = asr.ctc_greedy(random_log_probs)
+expected = ctc.ctc_greedy(random_log_probs)
 assert [[int(x) for x in ctc_collapse(lp)] for lp in random_log_probs] == expected, \
-    "differs from course_lib.speech.asr.ctc_greedy on random posteriors"
+    "differs from course_lib.speech.ctc.ctc_greedy on random posteriors"
 print("ctc_collapse: correct")
 
 # %% [markdown]
@@ -305,4 +306,5 @@ print("word_edit_distance and corpus_wer: correct")
 # ## Done
 #
 # These four functions are `TextDecoder.forward` with `caches`, `asr.greedy_decode`,
-# `asr.ctc_greedy` and `recognize.edit_distance` / `asr.wer` in `course_lib`.
+# `ctc.ctc_greedy` in `course_lib.speech`, and the lesson's `edit_distance` / `corpus_wer`
+# (`course_lib.metrics.word_error_rate` computes the same WER with jiwer).

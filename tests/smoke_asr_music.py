@@ -50,7 +50,7 @@ def asr_finetune(recipe):
     # the base's words must hold the new clip sets' words.
     base_words = set(tokenizer_for(recipe.base.data).vocabulary)
     new_words = set(tokenizer_for(recipe.data).vocabulary)
-    assert new_words <= base_words, f"fine-tuning words missing from the base tokenizer: {new_words - base_words}"
+    assert new_words <= base_words, f"words missing from the base tokenizer: {new_words - base_words}"
     asr(recipe.base)
 
 

@@ -293,7 +293,8 @@ def test_recipes_are_typed_frozen_and_keyed():
 
 def test_train_asr_finetune_and_ctc_train_then_load(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
-    data = (("en", "en-us", "digits", 10, ("transcribe",)), ("de", "de", "digits", 10, ("transcribe", "translate")))
+    data = (("en", "en-us", "digits", 10, ("transcribe",)),
+            ("de", "de", "digits", 10, ("transcribe", "translate")))
     recipe = asr_train.AsrRecipe(model=AsrConfig(dim=32, max_tokens=16), data=data,
                                  train=TrainSettings(steps=4, batch_size=4, lr=2e-3, warmup=2))
     trained = asr_train.train_asr(recipe, progress=False)

@@ -35,7 +35,8 @@ class MusicTransformerRecipe:
     (AdamW with weight decay, linear warm-up, cosine decay to 5 %), the REMI tokenizer's
     grid and bins, and the transposition range (semitones) applied to each training window.
     Data: the training split of the chorales (`chorale_token_splits`)."""
-    model: MusicTransformerConfig = MusicTransformerConfig(dim=128, heads=4, depth=3, context=128, dropout=0.0)
+    model: MusicTransformerConfig = MusicTransformerConfig(dim=128, heads=4, depth=3, context=128,
+                                                           dropout=0.0)
     train: TrainSettings = TrainSettings(steps=450, batch_size=16, lr=3e-3, warmup=30, decay="cosine",
                                          min_lr=0.05, weight_decay=0.01)
     tokenizer: TokenizerConfig = TokenizerConfig(beat_resolution=4, velocity_bins=8)
@@ -44,7 +45,8 @@ class MusicTransformerRecipe:
     def __post_init__(self):
         low, high = self.transpose
         if not (isinstance(low, int) and isinstance(high, int) and low <= high):
-            raise ValueError(f"transpose must be (low, high) semitones with low <= high; got {self.transpose!r}")
+            raise ValueError(f"transpose must be (low, high) semitones with low <= high; "
+                             f"got {self.transpose!r}")
 
     def key(self) -> str:
         """8 hex digits naming every field (part of the checkpoint's name)."""
@@ -68,7 +70,7 @@ class TrainedMusicTransformer:
     recipe: MusicTransformerRecipe = field(repr=False)
 
 
-def chorale_token_splits(tokenizer: REMITokenizer) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
+def chorale_token_splits(tokenizer: REMITokenizer) -> tuple[list[list[int]], ...]:
     """Every parsed chorale encoded with `tokenizer`, split by piece into train / valid / test."""
     splits = split_pieces(load_chorales().pieces)
     return tuple([tokenizer.encode(c.notes, c.beats_per_bar) for c in s] for s in splits)
