@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from course_lib.checks import check_choice, check_positive_int
 from course_lib.data.speech import SAMPLE_RATE, SPLITS, sentences, speak, split_of
 from course_lib.runtime import artifacts_dir, torch_threads
 
@@ -61,8 +62,7 @@ PHRASES = {
 
 
 def _check_language(language: object) -> str:
-    if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {LANGUAGES}; got {language!r}")
+    check_choice(language, "language", LANGUAGES)
     return language
 
 
@@ -80,8 +80,7 @@ def translate_digits(english: str, language: str) -> str:
 def digit_sentences(language: str, n: int = 400) -> list[tuple[str, str]]:
     """(native, english) pairs: day 09's first n digit strings, said in `language`."""
     _check_language(language)
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}")
+    check_positive_int(n, "n")
     return [(translate_digits(text, language), text) for _, text in sentences("digits", n)]
 
 
@@ -133,8 +132,7 @@ def load_clips(language: str, voice: str | None = None, kind: str = "digits", n:
     n: how many digit strings (ignored for phrases, which are all taken).
     """
     _check_language(language)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    check_choice(kind, "kind", KINDS)
     voice = VOICES[language] if voice is None else voice
     if not isinstance(voice, str) or not voice:
         raise ValueError(f"voice must be an eSpeak NG voice name such as 'de'; got {voice!r}")
@@ -171,6 +169,5 @@ def load_multilingual(languages=LANGUAGES, n_digits: int = 120, phrases: bool = 
 
 def split(clips: list[Clip], name: str) -> list[Clip]:
     """The clips of one split ('train', 'valid' or 'test')."""
-    if name not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}; got {name!r}")
+    check_choice(name, "split", SPLITS)
     return [c for c in clips if c.split == name]

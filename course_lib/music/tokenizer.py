@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from course_lib.checks import check_positive_int
 from course_lib.music.midi import Note
 
 SPECIAL = ("PAD", "BOS", "EOS")
@@ -53,9 +54,7 @@ class TokenizerConfig:
 
     def __post_init__(self):
         for name in ("beat_resolution", "velocity_bins", "max_duration_beats", "max_bar_beats", "num_parts"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+            check_positive_int(getattr(self, name), name)
         if self.velocity_bins > 64:
             raise ValueError(f"velocity_bins must be at most 64 (bin centres must be distinct velocities >= 1); "
                              f"got {self.velocity_bins}")
