@@ -1,0 +1,11 @@
+"""Audio as data (day 01 builds it; the speech, music and sync days use it).
+
+- `dsp`: STFT and its inverse, the Slaney mel filterbank, mel and log-mel spectrograms,
+  Whisper's log-mel, Griffin-Lim (plain and fast), spectral convergence; each checked
+  against librosa.
+- `io`: read, write and resample waves (soundfile and librosa underneath).
+- `normalize`: `MelNormalizer`, per-band mean/std of log-mels fitted on training data
+  (what Tacotron, FastSpeech, the speaker encoder and the vocoder predict or read).
+- `prosody`: YIN pitch per mel frame, frame energy, averages per phoneme (FastSpeech 2's
+  variance targets).
+"""

@@ -1,0 +1,20 @@
+"""Every data set of the course, generated here or shipped inside a Python package
+(nothing is downloaded), and the judges that measure generated samples.
+
+- `digits`: scikit-learn's 8x8 digits, upscaled 16x16 digits, moving-digit clips with
+  captions (`MovingDigitsSpec`), deterministic and cached.
+- `toy`: 2-D toy distributions (a ring of Gaussians) and mode coverage.
+- `judge`: the digit judge, a small CNN trained on real digits (`JUDGE_RECIPE`,
+  `load_judge`): accuracy on generated digits and features for the Frechet distance.
+- `frame_judge`: a translation-robust judge of the frames of moving-digit clips
+  (`FRAME_JUDGE_RECIPE`, `load_frame_judge`).
+- `speech`: the eSpeak NG corpus (text, phonemes, log-mels, phoneme durations), more
+  voices (`voice_utterances`), batching.
+- `multilingual`: spoken digit strings and phrases in English, German, Spanish and
+  French with English translations (the ASR data).
+- `chorales`: Bach chorales from music21's corpus as notes, with splits by piece.
+- `faces`: procedural talking faces whose mouths follow eSpeak visemes; the cached face
+  data set (lip-sync).
+- `sounds`: synthetic drums, clicks, tones, chirps and loops with exact beat and onset
+  times (beats, AV sync).
+"""

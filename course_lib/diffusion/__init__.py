@@ -1,0 +1,22 @@
+"""Diffusion models, from DDPM to latent video diffusion (days 03-06).
+
+Model and sampling:
+- `schedules`: noise schedules (linear, cosine): beta_t, alpha-bar_t, posterior terms.
+- `ddpm`: the forward process, the training losses (eps / x0 / v), ancestral and DDIM
+  samplers, classifier-free guidance.
+- `denoisers`: a small MLP denoiser (`MLPDenoiserConfig`) for 2-D points and 8x8 digits.
+- `dit`: the Diffusion Transformer with adaLN-Zero (`DiTConfig`, `DiT`).
+- `video_dit`: the video DiT (spatial / factorized / full attention over spacetime
+  patches), `inflate` from an image DiT, coherent noise, the video loss and sampler.
+- `vae`: a small VAE for frames and clips: reparameterisation, KL, loss, scale factor.
+- `latent`: latent video diffusion: the FLOP count, the latent video DiT, sampling.
+
+Training (recipes, `PRESETS`, load-or-train):
+- `denoisers_train`: day 03's DDPMs on the 2-D ring (`RING_PRESETS`) and on digits.
+- `dit_train`: day 04's DiT on 16x16 digits.
+- `video_dit_train`: the image DiT on frames, then the video DiT on moving digits
+  (`PRESETS`, `FULL_ATTENTION_PRESETS`).
+- `vae_train`: the VAE on moving-digit frames, with its measured scale factor.
+- `latent_train`: VAE -> latent image DiT -> latent video DiT.
+- `ddp_demo`: the same training in one process or under `torchrun`, for comparing.
+"""

@@ -1,0 +1,27 @@
+"""Speech: data, text-to-speech, recognition and a local TTS service (days 09-12).
+
+Data and text:
+- `espeak`: a ctypes binding to eSpeak NG: waves with phoneme timings, IPA phonemes.
+- `text`: text normalisation, symbol tables, phoneme tokens.
+
+Models (config, modules, loss, inference):
+- `tacotron`: Tacotron 2: location-sensitive attention, stop token, guided attention.
+- `fastspeech`: FastSpeech 2: eSpeak durations, length regulator, variance predictors.
+- `speaker`: the speaker encoder (d-vectors) and voice similarity.
+- `vocoder`: Griffin-Lim, the multi-resolution STFT loss, a Vocos-style neural vocoder.
+- `asr_tokenizer`: Whisper's special tokens and a word tokenizer.
+- `asr`: Whisper-style recognition: conv stem, encoder-decoder, joint CTC loss, greedy
+  and beam decoding with a KV cache, language identification.
+- `ctc`: the CTC baseline: encoder + linear head, CTC loss, best-path decoding.
+
+Training (recipes, `PRESETS`, load-or-train) and products:
+- `tacotron_train`: `train_tacotron` (alignment snapshots saved with the checkpoint).
+- `speaker_train`: `train_speaker_encoder`, the speaker table.
+- `fastspeech_train`: `train_fastspeech` (trains its speaker encoder first);
+  `TrainedFastSpeech.synthesize` and `clone`, the TTS product API.
+- `vocoder_train`: `train_vocoder`.
+- `asr_train`: `train_asr`, `finetune_asr`, `train_ctc`; `TrainedASR.transcribe`.
+- `service`: the ElevenLabs-shaped local TTS HTTP server and its client.
+- `recognize`: the pocketsphinx judge of intelligibility (score it with
+  `metrics.word_error_rate`).
+"""
