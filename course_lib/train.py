@@ -72,13 +72,6 @@ def checkpoint_path(checkpoint: str | Path) -> Path:
     return path
 
 
-def linear_warmup(steps: int) -> Callable[[int], float]:
-    """A `scheduler` for `fit`: the learning rate ramps up linearly over `steps` steps."""
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int; got {steps!r}")
-    return lambda step: min(1.0, (step + 1) / steps)
-
-
 @dataclass
 class TrainingRun:
     """What `fit` returns: the loss of every step, the other per-step numbers the loss

@@ -89,14 +89,6 @@ def test_non_finite_loss_is_reported():
         fit(nn.Linear(4, 1), mse, [bad], steps=3, progress=False)
 
 
-def test_linear_warmup_ramps_to_one():
-    from course_lib.train import linear_warmup
-    ramp = linear_warmup(4)
-    assert [ramp(s) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
-    with pytest.raises(ValueError, match="steps"):
-        linear_warmup(0)
-
-
 def mse_with_parts(model, batch):
     """A loss that also reports per-step numbers: they land in run.metrics."""
     x, y = batch
