@@ -1,10 +1,14 @@
 """The course's tools, apart from the models they serve.
 
-- `cli`: the `course` command (`lab`, `build`, `check`, `doctor`).
+- `cli`: the `course` command (`lab`, `build`, `run`, `check`, `doctor`).
 - `authoring`: executes notebook sources into `.ipynb` and writes `exercises/` from
-  `solutions/` (solution regions become stubs); `offline_environment()`.
+  `solutions/` (solution regions become stubs); `offline_environment()` for kernels.
 - `grading`: runs a copy of a learner's notebook with the check cells of `solutions/`
   and reports each check (text or JSON).
+- `sandbox`: the limits a graded notebook runs under (time, CPU, memory, output, files,
+  processes), the watchdog that enforces them, and the trust model.
+- `classroom`: grades many submissions, each in its own process; one JSON report per
+  submission and summary.csv.
 - `doctor`: is everything the course needs installed and working?
 - `offline/sitecustomize.py`: loaded into notebook kernels; refuses network connections
   that leave the machine.

@@ -1,4 +1,4 @@
-"""The `course` command: lab, build, check, doctor."""
+"""The `course` command: lab, build, run, check, doctor."""
 
 from __future__ import annotations
 
@@ -46,13 +46,28 @@ def _build(args) -> int:
 
 
 def _check(args) -> int:
+    from dataclasses import asdict
+
+    from course_lib.tools.sandbox import Limits
+
+    values = {name: getattr(args, name) for name in asdict(Limits())}
+    for name, value in values.items():
+        if value < 1:
+            flag = "--timeout" if name == "cell_seconds" else "--" + name.replace("_", "-")
+            print(f"course check: {flag} must be positive; got {value}", file=sys.stderr)
+            return 2
+    limits = Limits(**values)
+    paths = args.paths
+    if args.jobs < 1:
+        print(f"course check: --jobs must be positive; got {args.jobs}", file=sys.stderr)
+        return 2
+    if len(paths) > 1 or args.out is not None or any(p.is_dir() for p in paths):
+        return _check_many(args, limits)
+
     from course_lib.tools.grading import grade
 
-    if args.timeout <= 0:
-        print(f"--timeout must be positive; got {args.timeout}", file=sys.stderr)
-        return 2
     try:
-        report = grade(args.day, args.path, timeout=args.timeout)
+        report = grade(args.day, paths[0] if paths else None, limits=limits)
     except ValueError as exc:
         print(f"course check: {exc}", file=sys.stderr)
         return 2
@@ -60,6 +75,54 @@ def _check(args) -> int:
     if not report.checks and report.errors:
         return 2
     return 0 if report.ok else 1
+
+
+def _check_many(args, limits) -> int:
+    """Classroom mode: several notebooks or folders; one JSON each and summary.csv."""
+    from course_lib.tools.classroom import grade_many
+    from course_lib.tools.grading import resolve_day
+
+    try:
+        resolve_day(args.day, project_root())
+        reports = grade_many(args.day, args.paths, out=args.out or Path("grades"), limits=limits,
+                             jobs=args.jobs)
+    except ValueError as exc:
+        print(f"course check: {exc}", file=sys.stderr)
+        return 2
+    if any(not r["checks"] and r["errors"] for r in reports):
+        return 2
+    return 0 if all(r["ok"] for r in reports) else 1
+
+
+def _run(args) -> int:
+    """Execute one lesson (or solution) into another file: the committed notebook is not
+    touched. With COURSE_SEED set, every training recipe the lesson picks is reseeded."""
+    import os
+    import time
+
+    from course_lib.tools import authoring
+
+    root = project_root()
+    key = str(args.day).lower().removeprefix("day").split("_")[0]
+    folder = "solutions" if args.solution else "notebooks"
+    matches = sorted((root / folder).glob(f"day{int(key):02d}_*.py")) if key.isdigit() else []
+    if not matches:
+        print(f"course run: no {folder[:-1]} for day {args.day!r}", file=sys.stderr)
+        return 2
+    source = matches[0]
+    out = args.out or Path(f"{source.stem}.run.ipynb")
+    seed = os.environ.get("COURSE_SEED")
+    print(f"executing {source.relative_to(root)}" + (f" with COURSE_SEED={seed}" if seed else "") + f" -> {out}")
+    start = time.perf_counter()
+    try:
+        nb = authoring.execute(authoring.read_source(source), cwd=source.parent, allow_errors=args.keep_going)
+    except Exception as exc:  # noqa: BLE001 - nbclient's CellExecutionError carries the cell and traceback
+        print(f"course run: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    authoring.write_notebook(authoring.clean(nb, source.stem), out)
+    failed = [i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    print(f"  {time.perf_counter() - start:.1f} s" + (f"; cells that raised: {failed}" if failed else ""))
+    return 1 if failed else 0
 
 
 def _doctor(args) -> int:
@@ -79,12 +142,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("only", nargs="*", help="limit to these days, e.g. day01")
     p.set_defaults(func=_build)
 
-    p = sub.add_parser("check", help="grade an exercise notebook")
+    p = sub.add_parser("check", help="grade exercise notebooks: one, several, or a folder of them",
+                       description="Grade a learner's notebook (default: exercises/dayNN_*.ipynb), or a "
+                                   "classroom: several notebooks or folders, each in its own kernel under "
+                                   "the limits below, with one JSON report each and summary.csv in --out.")
     p.add_argument("day", help="day01, 01 or 1")
-    p.add_argument("path", nargs="?", type=Path, help="the notebook (default: exercises/dayNN_*.ipynb)")
-    p.add_argument("--json", action="store_true", help="machine-readable report for autograding")
-    p.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
+    p.add_argument("paths", nargs="*", type=Path, help="notebooks or folders of notebooks")
+    p.add_argument("--json", action="store_true", help="one notebook: machine-readable report")
+    p.add_argument("--out", type=Path, help="classroom mode: folder for the reports (default grades/)")
+    p.add_argument("--jobs", type=int, default=1, help="classroom mode: notebooks graded at once (default 1)")
+    p.add_argument("--timeout", dest="cell_seconds", type=int, default=120,
+                   help="seconds allowed per cell (default 120)")
+    p.add_argument("--cpu-seconds", type=int, default=600, help="CPU seconds per notebook (default 600)")
+    p.add_argument("--memory-mb", type=int, default=4096, help="memory per process in MB (default 4096)")
+    p.add_argument("--output-kb", type=int, default=1024, help="output per notebook in kB (default 1024)")
+    p.add_argument("--files-mb", type=int, default=100, help="MB a notebook may write (default 100)")
+    p.add_argument("--processes", type=int, default=32, help="processes at once per notebook (default 32)")
     p.set_defaults(func=_check)
+
+    p = sub.add_parser("run", help="execute a lesson into another file (COURSE_SEED=N reseeds its training)")
+    p.add_argument("day", help="day05, 05 or 5")
+    p.add_argument("--solution", action="store_true", help="the day's solution notebook instead of its lesson")
+    p.add_argument("--out", type=Path, help="where to write the executed notebook (default dayNN_topic.run.ipynb)")
+    p.add_argument("--keep-going", action="store_true", help="record a failing cell and run the rest")
+    p.set_defaults(func=_run)
 
     sub.add_parser("doctor", help="check the installation").set_defaults(func=_doctor)
 

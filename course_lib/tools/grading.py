@@ -1,21 +1,30 @@
 """The grader behind `course check DAY [PATH]`.
 
-It executes a *copy* of the learner's notebook (their file is never written), with the
-check cells taken from `solutions/` so an edited check cannot pass itself, and reports
-one line per check: pass or fail with the assertion message.
+It executes a *copy* of the learner's notebook in a fresh temporary folder (their file
+is only read), with the check cells taken from `solutions/` so an edited check cannot
+pass itself, under the limits of `tools.sandbox` (time, CPU, memory, output, files,
+processes, no network), and reports one line per check: pass or fail with the assertion
+message. `tools.classroom` grades many notebooks this way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import sys
+import tempfile
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import nbformat
+from nbclient import NotebookClient
 
-from course_lib.tools import authoring
 from course_lib.runtime import project_root
+from course_lib.tools import authoring
+from course_lib.tools.sandbox import Limits, Watchdog, apply_rlimits, snapshot
 
 NOT_RUN = "not run: an earlier cell stopped the notebook"
 
@@ -34,6 +43,10 @@ class Report:
     notebook: str
     checks: list[CheckResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)   # problems outside the check cells
+    stopped: str | None = None                        # the limit a breach stopped it at
+    files_written: list[str] = field(default_factory=list)   # in its working folder (a copy)
+    files_deleted: list[str] = field(default_factory=list)
+    limits: dict = field(default_factory=dict)
 
     @property
     def passed(self) -> int:
@@ -96,16 +109,56 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
-def grade(day: str, path: str | Path | None = None, timeout: int = 120,
-          root: Path | None = None) -> Report:
-    """Execute a copy of the learner's notebook for `day` and report every check."""
-    from nbclient import NotebookClient
+class CappedClient(NotebookClient):
+    """A NotebookClient that counts the bytes of every output message; past `output_limit`
+    it drops them and calls `on_overflow` once (the grader stops the kernel there)."""
+
+    def __init__(self, nb, output_limit: int, on_overflow=None, **kwargs):
+        super().__init__(nb, **kwargs)
+        self.output_limit, self.on_overflow = output_limit, on_overflow
+        self.output_bytes, self.overflowed = 0, False
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        self.output_bytes += (len(str(content.get("text", ""))) + len(str(content.get("traceback", "")))
+                              + sum(len(str(v)) for v in content.get("data", {}).values()))
+        if self.output_bytes > self.output_limit:
+            if not self.overflowed and self.on_overflow is not None:
+                self.overflowed = True
+                self.on_overflow()
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+@contextlib.contextmanager
+def _environment(**values: str):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def grade(day: str, path: str | Path | None = None, timeout: int | None = None,
+          root: Path | None = None, limits: Limits | None = None) -> Report:
+    """Execute a copy of the learner's notebook for `day` and report every check.
+
+    limits: what the notebook may use (`tools.sandbox.Limits`); `timeout` overrides its
+    `cell_seconds`."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    limits = limits or Limits()
+    if timeout is not None:
+        limits = replace(limits, cell_seconds=timeout)
     root = Path(root or project_root())
     stem = resolve_day(day, root)
     nb_path = Path(path) if path else root / authoring.EXERCISE_DIR / f"{stem}.ipynb"
-    report = Report(day=stem, notebook=str(nb_path))
+    report = Report(day=stem, notebook=str(nb_path), limits=asdict(limits))
     reference = authoring.read_source(root / "solutions" / f"{stem}.py")
     ref_checks = [reference.cells[i].source for i in authoring.check_cells(reference)]
 
@@ -130,11 +183,23 @@ def grade(day: str, path: str | Path | None = None, timeout: int = 120,
                for i, s in zip(indices, ref_checks)}
     report.checks = list(results.values())
 
-    client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
-                            resources={"metadata": {"path": str(nb_path.parent.resolve())}})
+    workdir = Path(tempfile.mkdtemp(prefix="course-check-"))
+    shutil.copyfile(nb_path, workdir / nb_path.name)         # the copy the notebook sees
+    before = snapshot(workdir)
+    watchdog: Watchdog | None = None
+    client = CappedClient(nb, output_limit=limits.output_kb * 1024, timeout=limits.cell_seconds,
+                          allow_errors=True, kernel_name="python3",
+                          resources={"metadata": {"path": str(workdir)}},
+                          on_overflow=lambda: watchdog and watchdog.breach(
+                              f"printed more than {limits.output_kb} kB of output"))
     current = None
     try:
-        with authoring.offline_environment(), client.setup_kernel():
+        with authoring.offline_environment(), _environment(TMPDIR=str(workdir)), client.setup_kernel():
+            process = getattr(getattr(client.km, "provisioner", None), "process", None)
+            if process is not None and sys.platform.startswith("linux"):
+                apply_rlimits(process.pid, limits)
+                watchdog = Watchdog(process.pid, workdir, limits)
+                watchdog.start()
             for current, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
@@ -145,17 +210,62 @@ def grade(day: str, path: str | Path | None = None, timeout: int = 120,
                     results[current].message = error or ""
                 elif error:
                     report.errors.append(f"cell {current} raised {error}")
+                if watchdog is not None and watchdog.reason:
+                    raise DeadKernelError(watchdog.reason)
     except CellTimeoutError:
-        report.errors.append(f"cell {current} did not finish within {timeout} s "
+        report.stopped = f"a cell ran longer than {limits.cell_seconds} s"
+        report.errors.append(f"cell {current} did not finish within {limits.cell_seconds} s "
                              "(an endless loop, or too much work for the CPU?)")
         if current in results:
-            results[current].message = f"timed out after {timeout} s"
+            results[current].message = f"timed out after {limits.cell_seconds} s"
     except DeadKernelError:
-        report.errors.append(f"the Python kernel died while running cell {current} "
-                             "(out of memory, or the code crashed the process)")
-        if current in results:
-            results[current].message = "the kernel died while running this check"
+        if watchdog is not None and watchdog.reason:
+            report.stopped = watchdog.reason
+            report.errors.append(f"stopped at cell {current}: the notebook {watchdog.reason}")
+            if current in results:
+                results[current].message = f"stopped: the notebook {watchdog.reason}"
+        else:
+            report.stopped = "the kernel died"
+            report.errors.append(f"the Python kernel died while running cell {current} (os._exit or "
+                                 "exit(), out of memory, or the code crashed the process)")
+            if current in results:
+                results[current].message = "the kernel died while running this check"
     except Exception as exc:  # noqa: BLE001 - report, never crash the grader
         report.errors.append(f"the notebook could not be run: {type(exc).__name__}: {exc}")
         report.errors.append(traceback.format_exc(limit=2).strip().splitlines()[-1])
+    finally:
+        if watchdog is not None:
+            watchdog.stop()
+        after = snapshot(workdir)
+        report.files_written = sorted(p for p in after if p not in before or after[p] != before[p])
+        report.files_deleted = sorted(p for p in before if p not in after)
+        shutil.rmtree(workdir, ignore_errors=True)
+    if report.files_deleted:
+        report.errors.append(f"the notebook deleted {', '.join(report.files_deleted)} in its working "
+                             "folder (a temporary copy: your files were not touched)")
     return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m course_lib.tools.grading DAY PATH --out report.json [limits]`: grade one
+    notebook and write its JSON report (what `tools.classroom` runs per submission)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m course_lib.tools.grading")
+    parser.add_argument("day")
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--root", type=Path)
+    for name, default in asdict(Limits()).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=default)
+    args = parser.parse_args(argv)
+    limits = Limits(**{name: getattr(args, name) for name in asdict(Limits())})
+    report = grade(args.day, args.path, root=args.root, limits=limits)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(report.to_json())
+    tmp.replace(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
