@@ -17,6 +17,15 @@ def _name(spec: str) -> str:
     return re.split(r"[<>=!~\[ ]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
+def _lock(root) -> dict[str, str]:
+    pins = {}
+    for line in (root / "requirements-lock.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[_name(name)] = version.strip()
+    return pins
+
+
 def test_environment_yml_lists_the_same_dependencies(root):
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     pip_deps = {_name(d) for d in project["dependencies"] + project["optional-dependencies"]["dev"]}
@@ -25,10 +34,31 @@ def test_environment_yml_lists_the_same_dependencies(root):
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     conda_deps = {CONDA_TO_PIP.get(_name(d), _name(d)) for d in conda} - {None}
-    env_deps = conda_deps | {_name(d) for d in pip_section if not d.startswith("-e")}
+    env_deps = conda_deps | {_name(d) for d in pip_section if not d.startswith("-")}
     assert "-e ." in pip_section, "environment.yml must install the course itself (pip: -e .)"
+    assert "-c requirements-lock.txt" in pip_section, "environment.yml's pip must use the lock"
     assert env_deps == pip_deps, (
         f"only in pyproject: {sorted(pip_deps - env_deps)}; only in environment.yml: {sorted(env_deps - pip_deps)}")
+
+
+def test_the_lock_pins_every_dependency_within_pyproject_ranges(root):
+    """make install uses requirements-lock.txt as pip constraints: it must pin every
+    dependency but torch (TORCH_SPEC pins that), each inside pyproject's range."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    pins = _lock(root)
+    assert "torch" not in pins, "torch is pinned by the Makefile's TORCH_SPEC, not the lock"
+    for spec in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        requirement = Requirement(spec)
+        name = _name(requirement.name)
+        if name == "torch":
+            continue
+        assert name in pins, f"{name} is not in requirements-lock.txt (run `make lock`)"
+        assert requirement.specifier.contains(pins[name], prereleases=True), \
+            f"the lock's {name}=={pins[name]} is outside pyproject's {requirement.specifier}"
+    makefile = (root / "Makefile").read_text()
+    assert "LOCK ?= requirements-lock.txt" in makefile and "--constraint $(LOCK)" in makefile
 
 
 def test_makefile_pins_the_cpu_torch_for_ci(root):
