@@ -21,6 +21,8 @@ from course_lib.runtime import artifacts_dir
 _offline = authoring.offline_environment()
 _offline.__enter__()
 os.environ.setdefault("MPLBACKEND", "Agg")
+# nbval waits for a busy kernel's output instead of failing after 5 s.
+pytest_plugins = ["tests.nbval_patience"]
 
 BUDGETS_S = {"notebooks": 120.0, "solutions": 60.0}
 # Lessons an issue allows more (issue 4: the two video-diffusion days, 180 s each).

@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -351,6 +352,10 @@ def load_or_train(name: str, recipe, model: nn.Module, loss_fn: Callable[[nn.Mod
     only at the end). params: the parameters to train (default all). threads: on a CPU,
     train on this many threads (models of many tiny ops run faster on one).
     Returns the `TrainingRun`; `run.cached` tells whether anything was trained.
+
+    The global random state is the same after this call whether the model was trained or
+    loaded: training draws (noise, dropout) from a fork of it (`torch.random.fork_rng`),
+    so what a lesson samples next does not depend on what artifacts/ held.
     """
     settings = getattr(recipe, "train", None)
     if not isinstance(settings, TrainSettings):
@@ -358,7 +363,7 @@ def load_or_train(name: str, recipe, model: nn.Module, loss_fn: Callable[[nn.Mod
     device = device or get_device()
     optimizer = torch.optim.AdamW(list(params) if params is not None else model.parameters(),
                                   lr=settings.lr, weight_decay=settings.weight_decay)
-    with cpu_threads(device, threads):
+    with cpu_threads(device, threads), torch.random.fork_rng(devices=_cuda_devices(device)):
         return fit(model, loss_fn, data, steps=settings.steps, lr=settings.lr, optimizer=optimizer,
                    grad_clip=settings.grad_clip, device=device, scheduler=settings.scheduler,
                    checkpoint=checkpoint_name(name, recipe),
@@ -366,13 +371,45 @@ def load_or_train(name: str, recipe, model: nn.Module, loss_fn: Callable[[nn.Mod
                    on_step=on_step, state=state, desc=desc or name, progress=progress)
 
 
+SEED_ENV = "COURSE_SEED"
+
+
+def with_seed(recipe, seed: int):
+    """`recipe` with the seed of every `TrainSettings` in it (nested recipes too) set to
+    `seed`: the same model trained from another initialisation and batch order."""
+    if isinstance(recipe, TrainSettings):
+        return dataclasses.replace(recipe, seed=seed)
+    if not dataclasses.is_dataclass(recipe) or isinstance(recipe, type):
+        return recipe
+    changes = {f.name: with_seed(getattr(recipe, f.name), seed) for f in dataclasses.fields(recipe)
+               if dataclasses.is_dataclass(getattr(recipe, f.name))}
+    return dataclasses.replace(recipe, **changes)
+
+
+def _cuda_devices(device: torch.device) -> list[int]:
+    """The CUDA devices whose random state `fork_rng` must save (none on a CPU run)."""
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
 def preset(presets: Mapping[str, Any], device: torch.device | str | None = None):
-    """The recipe a lesson uses on `device`: `presets["gpu"]` on CUDA, else `presets["cpu"]`."""
+    """The recipe a lesson uses on `device`: `presets["gpu"]` on CUDA, else `presets["cpu"]`.
+
+    With the environment variable COURSE_SEED set (e.g. `COURSE_SEED=3 course run day05`),
+    every training seed in the recipe is replaced by it (`with_seed`): how much a lesson's
+    numbers move with the seed is how its asserts' margins are chosen."""
     for required in ("cpu", "gpu"):
         if required not in presets:
             raise ValueError(f"presets must name a 'cpu' and a 'gpu' recipe; missing {required!r}")
     device = torch.device(device) if device is not None else get_device()
-    return presets["gpu" if device.type == "cuda" else "cpu"]
+    recipe = presets["gpu" if device.type == "cuda" else "cpu"]
+    seed = os.environ.get(SEED_ENV)
+    if seed is not None:
+        if not seed.isdigit():
+            raise ValueError(f"{SEED_ENV} must be a non-negative integer; got {seed!r}")
+        recipe = with_seed(recipe, int(seed))
+    return recipe
 
 
 def describe(recipe, width: int = 100) -> str:

@@ -201,6 +201,7 @@ def digit_loss(model, batch):
 
 
 x_train, y_train = images[train_idx], labels[train_idx]
+seed_everything(0)
 probe_model = MLPDenoiser(RECIPE.model).eval()
 probe = (x_train[:16], y_train[:16])
 ours, library = [(torch.manual_seed(1), loss(probe_model, probe))[1]

@@ -41,3 +41,20 @@ def test_lab_command_adds_allow_root_only_for_root(monkeypatch, capsys):
     assert cli.main(["lab"]) == 0
     assert calls[0][-1] == "--allow-root"
     assert "running as root" in capsys.readouterr().err
+
+
+def test_run_executes_a_lesson_into_another_file(tmp_path, capsys):
+    import hashlib
+
+    import nbformat
+
+    from course_lib.runtime import project_root
+    committed = project_root() / "notebooks" / "day00_setup.ipynb"
+    before = hashlib.sha256(committed.read_bytes()).hexdigest()
+    out = tmp_path / "day00.ipynb"
+    assert cli.main(["run", "0", "--out", str(out)]) == 0
+    nb = nbformat.read(out, as_version=4)
+    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    assert hashlib.sha256(committed.read_bytes()).hexdigest() == before, "the committed notebook is untouched"
+    assert cli.main(["run", "42"]) == 2
+    assert "no notebook for day '42'" in capsys.readouterr().err

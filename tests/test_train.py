@@ -211,3 +211,48 @@ def test_preset_and_describe():
     text = describe(presets["gpu"])
     assert text.splitlines()[0] == f"LinearRecipe (key {presets['gpu'].key()})"
     assert "noise: 1.0" in text and "steps=30" in text
+
+
+def test_course_seed_reseeds_every_training_stage(monkeypatch):
+    from course_lib.train import with_seed
+
+    @dataclass(frozen=True)
+    class Stage:
+        train: TrainSettings = TrainSettings(steps=5, batch_size=2, lr=1e-3, seed=0)
+
+    @dataclass(frozen=True)
+    class TwoStage:
+        first: Stage = Stage()
+        train: TrainSettings = TrainSettings(steps=5, batch_size=2, lr=1e-3, seed=17)
+        name: str = "x"
+
+    reseeded = with_seed(TwoStage(), 3)
+    assert reseeded.train.seed == 3 and reseeded.first.train.seed == 3 and reseeded.name == "x"
+    presets = {"cpu": TwoStage(), "gpu": TwoStage()}
+    monkeypatch.delenv("COURSE_SEED", raising=False)
+    assert preset(presets, "cpu") == TwoStage()
+    monkeypatch.setenv("COURSE_SEED", "3")
+    assert preset(presets, "cpu") == reseeded
+    monkeypatch.setenv("COURSE_SEED", "three")
+    with pytest.raises(ValueError, match="COURSE_SEED"):
+        preset(presets, "cpu")
+
+
+def test_load_or_train_leaves_the_global_random_state_as_it_found_it(tmp_path, monkeypatch):
+    """Trained now or loaded from artifacts/: what the caller draws next is the same."""
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+
+    def noisy_mse(model, batch):
+        x, y = batch
+        return nn.functional.mse_loss(model(x + 0.01 * torch.randn_like(x)), y)   # draws from the global RNG
+
+    after = []
+    for _ in range(2):                                  # first trains, then loads
+        model = nn.Linear(4, 1)
+        torch.manual_seed(7)
+        load_or_train("linear", LinearRecipe(), model, noisy_mse, make_problem(),
+                      device=torch.device("cpu"), progress=False)
+        after.append(torch.rand(3))
+    assert torch.equal(after[0], after[1])
+    torch.manual_seed(7)
+    assert torch.equal(torch.rand(3), after[0]), "the caller's random stream continues as if nothing ran"
