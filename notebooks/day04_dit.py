@@ -340,6 +340,9 @@ print(f"DiT + CFG (w = {CONFIG['guidance']}), DDIM-50: {acc50:.1%}; DDIM-20: {ac
       f"(gap {abs(acc50 - acc20):.1%}); real digits {real_accuracy:.1%}")
 print(f"training {train_seconds:.0f} s; notebook {time.perf_counter() - notebook_start:.0f} s wall, "
       f"{time.process_time() - cpu_start:.0f} s CPU")
+# Over training seeds 0-3 (`COURSE_SEED=N course run day04`): DDIM-50 95.5-99.5 %, DDIM-20
+# within 0.5 points of it, diversity at w = 5 9.2-11.2 against 18.3-19.5 at w = 1. Your
+# machine's numbers may differ from these about as much as another seed's would.
 assert acc50 >= 0.90, "DiT + CFG samples must be recognisable"
 assert abs(acc20 - acc50) <= 0.05, "DDIM-20 must be within 5 points of DDIM-50"
 assert sweep[ws[-1]][2] < sweep[1.0][2], "strong guidance must reduce within-class diversity"

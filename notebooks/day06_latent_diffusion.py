@@ -364,6 +364,13 @@ print(inspect.getsource(ddp_demo.weight_difference).split('"""')[1])
 
 # %% [markdown]
 # ## 6. Measure it
+#
+# How much of this is the seed? Trained from seeds 0-3 (`COURSE_SEED=N course run
+# day06`; the pixel model is day 05's, reseeded too), the VAE kept 92-95 % of the digits
+# readable, the latent model's accuracy was within 3 points of the pixel model's or
+# above it (87-97 % against 86-91 %), and the step-time ratio stayed at 0.60-0.61. The
+# asserts hold for every seed with a margin; your machine's numbers may differ from the
+# ones printed here about as much as another seed's would.
 
 # %%
 p, l = rows["pixel"], rows["latent"]

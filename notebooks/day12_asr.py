@@ -29,7 +29,7 @@
 # - greedy and beam-search decoding, language identification, the translate task;
 # - a **CTC** baseline (encoder + linear layer), and the word error rate (WER).
 #
-# **Measured:** WER on held-out speech of the training voices (asserted <= 10 %), on a
+# **Measured:** WER on held-out speech of the training voices (asserted <= 15 %), on a
 # voice never heard in training, and on day 11's TTS output; language-ID accuracy;
 # German/Spanish/French digits translated to English; the WER drop from fine-tuning on
 # the new voice; CTC vs encoder-decoder; greedy vs beam; the KV cache's speed-up.
@@ -307,7 +307,10 @@ for c, h in list(zip(english_test, hyps))[:6]:
     print(f"  {c.text:32} -> {h}")
 
 # %%
-assert wer_teacher <= 0.10, f"WER on held-out teacher speech {wer_teacher:.1%} > 10 %"
+# Over training seeds 0-3 (`COURSE_SEED=N course run day12`) this WER was 2.4-9.1 %: a
+# 400-step decoder still repeats or drops a word now and then, more for some seeds than
+# others (the CTC head of the same models: 0.7-2.7 %). The assert leaves room for that.
+assert wer_teacher <= 0.15, f"WER on held-out teacher speech {wer_teacher:.1%} > 15 %"
 
 # %% [markdown]
 # ### Greedy vs beam search
@@ -473,7 +476,7 @@ plt.show()
 
 # %%
 print(f"{'test set':52} {'WER':>7}")
-rows = [("English, training voices, greedy (asserted <= 10 %)", wer_teacher),
+rows = [("English, training voices, greedy (asserted <= 15 %)", wer_teacher),
         ("English, training voices, beam 4", wer_beam),
         (f"English, training voices, CTC baseline ({len(ctc.run.history)} steps)", wer_ctc),
         ("English, training voices, joint model's CTC head", wer_head),

@@ -69,7 +69,7 @@ class LatentRecipe:
     patch (`time_patch`). The video model (factorized attention) follows from the image
     DiT's sizes (`model`)."""
     image: LatentImageDiTRecipe = LatentImageDiTRecipe()
-    train: TrainSettings = TrainSettings(steps=1000, batch_size=8, lr=1e-3, warmup=100)
+    train: TrainSettings = TrainSettings(steps=2000, batch_size=8, lr=1e-3, warmup=100)
     time_patch: int = 2
 
     def __post_init__(self):
@@ -107,7 +107,7 @@ class LatentRecipe:
 PRESETS = {
     # Day 05's clips, width and depth (video_dit_train.PRESETS) on 3x3x4 latents, 2-frame
     # spacetime patches: 36 tokens per clip instead of 72. VAE 1,000 steps, image stage
-    # 1,600, video stage 1,000 at batch 8.
+    # 1,600, video stage 2,000 at batch 8 (as day 05's pixel model).
     "cpu": LatentRecipe(),
     # Trained as long as day 05's GPU preset.
     "gpu": LatentRecipe(image=replace(LatentImageDiTRecipe(), train=replace(LatentImageDiTRecipe().train, steps=6000)),
