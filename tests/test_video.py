@@ -317,7 +317,7 @@ def test_video_recipe_keys_and_presets():
 
     from course_lib.diffusion.video_dit_train import FULL_ATTENTION_PRESETS, PRESETS, VideoRecipe
     cpu, gpu = PRESETS["cpu"], PRESETS["gpu"]
-    # today's lesson settings: 1,600 image steps, 1,000 video steps at batch 8; GPU longer and bigger
+    # today's lesson settings: 1,600 image steps, 2,000 video steps at batch 8; GPU longer and bigger
     assert (cpu.image.train.steps, cpu.train.steps, cpu.train.batch_size) == (1600, 2000, 8)
     assert (gpu.image.train.steps, gpu.train.steps, gpu.train.batch_size) == (6000, 3000, 32)
     assert cpu.model.num_tokens == 72 and cpu.data.canvas == 12 and cpu.prediction == "x0"
