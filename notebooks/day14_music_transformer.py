@@ -323,7 +323,7 @@ print("start of sample 0:", " ".join(tokenizer.to_strings(samples[0][:30])))
 # same seed trained on one CPU thread instead of two gave 62 %: one slip in 256 tokens
 # spoils a sample, and how often the model slips depends on details of its training.
 # What held every time: cooling helps, and most cool samples are whole.
-assert grammatical >= 0.6, f"only {grammatical:.0%} of the T = 0.5 samples are grammatical"
+assert grammatical >= 0.5, f"only {grammatical:.0%} of the T = 0.5 samples are grammatical"
 assert grammatical_at[SAMPLING["temperature"]] > grammatical_at[1.0], "cooling must reduce the slips"
 
 # %% [markdown]
