@@ -23,7 +23,7 @@
 # generators — and we quantify it.
 #
 # **Prerequisites.** Day 02 (attention), days 03–04 (DDPM, DDIM, guidance, DiT).
-# **CPU run time:** about 1.5 minutes on a 2-core CPU, nearly all of it training the models
+# **CPU run time:** about 2 minutes on a 2-core CPU, nearly all of it training the models
 # (they are cached in `artifacts/`, so a second run takes seconds).
 #
 # **The plan.** `course_lib.nn.embeddings` (spacetime patches),

@@ -39,8 +39,8 @@
 # **Prerequisites:** day 09 (eSpeak NG binding, log-mels at 80 frames/s), day 16
 # (offsets, `delay_audio`, `offset_search`), day 03-05 (training loops, U-Nets, video).
 #
-# **Run time:** about 55 s on a 2-core CPU, most of it training the two models
-# (about 20 s and 35 s) and making the data set (about 10 s); later runs load all three
+# **Run time:** about 90 s on a 2-core CPU, most of it training the two models
+# (about 15 s and 55 s) and making the data set (about 10 s); later runs load all three
 # from `artifacts/`.
 
 # %%
