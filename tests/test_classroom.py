@@ -14,7 +14,7 @@ import sys
 import nbformat
 import pytest
 
-from course_lib.tools import classroom, cli, grading
+from course_lib.tools import classroom, cli, grading, sandbox
 from course_lib.tools.sandbox import Limits
 from tests.test_grading import course, learner_copy, solve  # noqa: F401 - the fixture
 
@@ -31,7 +31,8 @@ BAD = {
                    "        f.write(bytes(2**20))\n    time.sleep(0.01)"),
     "endless_loop": "import time\nwhile True:\n    time.sleep(0.1)",
     "output_flood": "while True:\n    print('x' * 1000)",
-    "cpu_burner": "import time\nend = time.time() + 15\nwhile time.time() < end:\n    pass",
+    # CPU time, not wall time: on a busy machine 15 s of wall clock may be under 8 s of CPU
+    "cpu_burner": "import time\nwhile time.process_time() < 15:\n    pass",
     "exits": "import os\nos._exit(0)",
     "deletes_files": "import os\nfor name in os.listdir('.'):\n    os.remove(name)",
     "network": "import socket\nsocket.create_connection(('example.com', 80), timeout=3)",
@@ -118,6 +119,28 @@ def test_limits_are_checked_and_described():
     with pytest.raises(ValueError, match="memory_mb must be a positive int"):
         Limits(memory_mb=0)
     assert "4096 MB memory" in Limits().describe()
+
+
+def test_watchdog_counts_what_was_written_not_what_was_there(tmp_path):
+    """A file at the per-file cap beside files that were there before is within the
+    folder budget (the CI machine once stopped a submission for it); one byte more is not."""
+    import subprocess
+    import time
+
+    (tmp_path / "notebook.ipynb").write_bytes(bytes(3 * 2**20))
+    sleeper = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        dog = sandbox.Watchdog(sleeper.pid, tmp_path, Limits(files_mb=1), interval=0.02)
+        dog.start()
+        (tmp_path / "big.bin").write_bytes(bytes(2**20))          # exactly the cap
+        time.sleep(0.5)
+        assert dog.reason is None and sleeper.poll() is None
+        (tmp_path / "more.bin").write_bytes(b"x")
+        sleeper.wait(timeout=5)
+        assert dog.reason == "wrote more than 1 MB of files"
+        dog.stop()
+    finally:
+        sleeper.kill()
 
 
 def test_classroom_cli_writes_reports_and_exit_codes(course, monkeypatch, capsys, tmp_path):

@@ -148,16 +148,11 @@ def _this_python_kernelspec() -> str:
 
 
 @contextlib.contextmanager
-def offline_environment():
-    """Kernels started inside this block run this Python, refuse non-loopback network
-    connections, and refresh progress bars at most once a second (TQDM_MININTERVAL: a
-    headless run needs no more, and fewer messages keep a busy kernel responsive)."""
-    guard = str(Path(__file__).parent / "offline")
-    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "JUPYTER_PATH", "TQDM_MININTERVAL")}
-    os.environ.setdefault("TQDM_MININTERVAL", "1")
-    os.environ["PYTHONPATH"] = guard + (os.pathsep + saved["PYTHONPATH"] if saved["PYTHONPATH"] else "")
-    kernels = _this_python_kernelspec()
-    os.environ["JUPYTER_PATH"] = kernels + (os.pathsep + saved["JUPYTER_PATH"] if saved["JUPYTER_PATH"] else "")
+def environment(**values: str):
+    """Set environment variables for the block (kernels started in it inherit them), then
+    restore what was there before."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
     try:
         yield
     finally:
@@ -166,6 +161,19 @@ def offline_environment():
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def offline_environment():
+    """Kernels started inside this block run this Python, refuse non-loopback network
+    connections, and refresh progress bars at most once a second (TQDM_MININTERVAL: a
+    headless run needs no more, and fewer messages keep a busy kernel responsive)."""
+    guard = str(Path(__file__).parent / "offline")
+    before = {k: os.environ.get(k) for k in ("PYTHONPATH", "JUPYTER_PATH")}
+    return environment(
+        PYTHONPATH=guard + (os.pathsep + before["PYTHONPATH"] if before["PYTHONPATH"] else ""),
+        JUPYTER_PATH=_this_python_kernelspec() + (os.pathsep + before["JUPYTER_PATH"] if before["JUPYTER_PATH"]
+                                                  else ""),
+        TQDM_MININTERVAL=os.environ.get("TQDM_MININTERVAL", "1"))
 
 
 def execute(nb: NotebookNode, cwd: Path, timeout: int = 600, allow_errors: bool = False) -> NotebookNode:

@@ -9,7 +9,6 @@ message. `tools.classroom` grades many notebooks this way.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -130,20 +129,6 @@ class CappedClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-@contextlib.contextmanager
-def _environment(**values: str):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def grade(day: str, path: str | Path | None = None, timeout: int | None = None,
           root: Path | None = None, limits: Limits | None = None) -> Report:
     """Execute a copy of the learner's notebook for `day` and report every check.
@@ -194,7 +179,7 @@ def grade(day: str, path: str | Path | None = None, timeout: int | None = None,
                               f"printed more than {limits.output_kb} kB of output"))
     current = None
     try:
-        with authoring.offline_environment(), _environment(TMPDIR=str(workdir)), client.setup_kernel():
+        with authoring.offline_environment(), authoring.environment(TMPDIR=str(workdir)), client.setup_kernel():
             process = getattr(getattr(client.km, "provisioner", None), "process", None)
             if process is not None and sys.platform.startswith("linux"):
                 apply_rlimits(process.pid, limits)

@@ -121,7 +121,9 @@ class Watchdog(threading.Thread):
     """Polls the kernel's session every `interval` seconds and stops all of it (SIGKILL
     to every process of the session) when it starts more than `limits.processes`
     processes, uses more than `limits.cpu_seconds` of CPU, or writes more than
-    `limits.files_mb` into `workdir`. `reason` says which, or stays None."""
+    `limits.files_mb` into `workdir`: the folder's growth over its size when the
+    watchdog was made, so one file at RLIMIT_FSIZE's cap (exactly `files_mb`) beside the
+    notebook is not a breach. `reason` says which, or stays None."""
 
     def __init__(self, kernel_pid: int, workdir: Path, limits: Limits, interval: float = 0.1):
         super().__init__(daemon=True)
@@ -129,6 +131,7 @@ class Watchdog(threading.Thread):
         self.reason: str | None = None
         self.peak_processes = 0
         self.cpu_seconds = 0.0
+        self.start_bytes = folder_bytes(workdir)
         self._stop_event = threading.Event()
 
     def breach(self, reason: str) -> None:
@@ -158,7 +161,7 @@ class Watchdog(threading.Thread):
                             "(a fork or multiprocessing loop?)")
             elif self.cpu_seconds > self.limits.cpu_seconds:
                 self.breach(f"used more than {self.limits.cpu_seconds} s of CPU time")
-            elif tick % 5 == 0 and folder_bytes(self.workdir) > limit_bytes:
+            elif tick % 5 == 0 and folder_bytes(self.workdir) - self.start_bytes > limit_bytes:
                 self.breach(f"wrote more than {self.limits.files_mb} MB of files")
             tick += 1
 
