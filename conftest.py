@@ -2,7 +2,10 @@
 
 nbval reports one test per cell; here the cells' times are summed per notebook, printed
 as a table at the end, written to artifacts/notebook_times.json, and a notebook over its
-budget (DESIGN.md section 7) fails the session.
+budget (DESIGN.md section 7) fails the session. A budget is for the reference machine
+with its cores free: when other programs used some of them during a notebook (measured
+by `tests/busy_machine.py`), its budget grows by all cores / free cores, and the table
+says so.
 """
 
 from __future__ import annotations
@@ -21,8 +24,17 @@ from course_lib.runtime import artifacts_dir
 _offline = authoring.offline_environment()
 _offline.__enter__()
 os.environ.setdefault("MPLBACKEND", "Agg")
-# nbval waits for a busy kernel's output instead of failing after 5 s.
-pytest_plugins = ["tests.nbval_patience"]
+# nbval waits for a busy kernel's output instead of failing after 5 s; kernels get the
+# cores other programs leave free.
+pytest_plugins = ["tests.nbval_patience", "tests.busy_machine"]
+
+
+def _busy():
+    """tests/busy_machine.py, imported by pytest as a plugin (importing it here first would
+    keep pytest from rewriting its asserts)."""
+    import tests.busy_machine
+
+    return tests.busy_machine
 
 BUDGETS_S = {"notebooks": 120.0, "solutions": 60.0}
 # Lessons an issue allows more (issue 4: the two video-diffusion days, 180 s each).
@@ -37,13 +49,17 @@ def pytest_runtest_logreport(report):
 
 
 def _budget(path: str) -> float | None:
+    """The notebook's budget, grown when other programs took some of the cores."""
     folder, name = Path(path).parts[0], Path(path).name
     if folder == "notebooks" and name[:5] in LESSON_BUDGETS_S:
-        return LESSON_BUDGETS_S[name[:5]]
-    return BUDGETS_S.get(folder)
+        base = LESSON_BUDGETS_S[name[:5]]
+    else:
+        base = BUDGETS_S.get(folder)
+    return None if base is None else base * _busy().budget_factor(_busy().FILES.get(path))
 
 
 def _over_budget() -> list[tuple[str, float, float]]:
+    _busy().finish_current()        # the last file's load, before any budget is read
     out = []
     for path, seconds in _times.items():
         budget = _budget(path)
@@ -55,11 +71,16 @@ def _over_budget() -> list[tuple[str, float, float]]:
 def pytest_terminal_summary(terminalreporter):
     if not _times:
         return
-    tr = terminalreporter
+    tr, busy = terminalreporter, _busy()
+    busy.finish_current()
     tr.section("notebook times (budget: lessons 120 s (days 05-06: 180 s), solutions 60 s)")
     for path, seconds in sorted(_times.items()):
         budget = _budget(path)
         flag = f"  OVER BUDGET ({budget:.0f} s)" if budget and seconds > budget else ""
+        load = busy.FILES.get(path)
+        if load and (busy.budget_factor(load) > 1 or load.other_at_start >= busy.NOTICEABLE_CORES):
+            flag += (f"  (other programs used {load.other:.1f} of {busy.cores()} cores: "
+                     f"{load.threads} thread(s), budget {budget:.0f} s)")
         tr.write_line(f"{seconds:7.1f} s  {path}{flag}")
     (artifacts_dir() / "notebook_times.json").write_text(json.dumps(dict(_times), indent=1))
 

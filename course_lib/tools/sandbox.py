@@ -69,20 +69,24 @@ def apply_rlimits(pid: int, limits: Limits) -> None:
     # The watchdog stops the session at cpu_seconds with a clear reason; this is the backstop.
     resource.prlimit(pid, resource.RLIMIT_CPU, (limits.cpu_seconds + 5, limits.cpu_seconds + 10))
     if os.geteuid() != 0:        # root is exempt from RLIMIT_NPROC; the watchdog covers it
-        mine = sum(1 for s in _all_stats() if s.uid == os.getuid())
+        mine = sum(1 for s in processes() if s.uid == os.getuid())
         resource.prlimit(pid, resource.RLIMIT_NPROC, (mine + limits.processes,) * 2)
 
 
 @dataclass
-class _Stat:
+class ProcessStat:
     pid: int
     session: int
     cpu_seconds: float
     uid: int = -1
+    parent: int = 0
 
 
-def _all_stats() -> list[_Stat]:
-    """Every process's session and CPU time (utime + stime + waited-for children), from /proc."""
+def processes() -> list[ProcessStat]:
+    """Every process's parent, session and CPU time (utime + stime + waited-for
+    children), from /proc (Linux); empty where there is no /proc."""
+    if not os.path.isdir("/proc"):
+        return []
     out = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -93,16 +97,16 @@ def _all_stats() -> list[_Stat]:
         except OSError:
             continue                                    # the process ended meanwhile
         fields = raw[raw.rindex(")") + 2:].split()      # after "pid (comm) "
-        session = int(fields[3])
+        parent, session = int(fields[1]), int(fields[3])
         ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))   # utime stime cutime cstime
-        out.append(_Stat(int(entry.name), session, ticks / CLOCK_TICKS, uid))
+        out.append(ProcessStat(int(entry.name), session, ticks / CLOCK_TICKS, uid, parent))
     return out
 
 
-def session_processes(session: int) -> list[_Stat]:
+def session_processes(session: int) -> list[ProcessStat]:
     """The processes of session `session` (the kernel is its leader: jupyter_client starts
     kernels with start_new_session=True, and what the kernel forks inherits it)."""
-    return [s for s in _all_stats() if s.session == session]
+    return [s for s in processes() if s.session == session]
 
 
 def folder_bytes(folder: Path) -> int:
