@@ -8,11 +8,13 @@ with one core busy: 100 steps of day 04's DiT in a kernel started by nbval took 
 two threads and 8 s on one (7 s on two when idle); day 06's lesson did not finish in
 15 minutes on two threads (88 s idle).
 
-So before each test file (before nbval starts a notebook's kernel), the plugin measures
-for 0.3 s how many cores other programs use. From a quarter of a core up, the file runs
-on the free cores (at least one): torch in this process, and OMP_NUM_THREADS for the
-kernels and subprocesses it starts; a value the user set is never raised. The conftest's budget table reads
-`FILES`: the threads chosen, and the cores other programs used over the file's whole run.
+So the plugin keeps measuring how many cores other programs use, in windows of at least
+0.3 s closed between test items (between a notebook's cells, say). Before each test
+file, before nbval starts a notebook's kernel, it reads the latest window: from a
+quarter of a core up, the file runs on the free cores (at least one), torch in this
+process and OMP_NUM_THREADS for the kernels and subprocesses it starts; a value the user
+set is never raised. The conftest's budget table reads `FILES`: the threads chosen, and
+the cores other programs used over each file's whole run.
 Linux only (it reads /proc); elsewhere nothing changes.
 """
 
@@ -28,7 +30,7 @@ import pytest
 
 from course_lib.tools.sandbox import CLOCK_TICKS, processes
 
-PROBE_S = 0.3          # how long the measurement before each file takes
+PROBE_S = 0.3          # the shortest window a load is read from
 NOTICEABLE_CORES = 0.25
 
 
@@ -87,12 +89,13 @@ def threads_for(other: float | None, n_cores: int, default: int) -> int:
 @dataclass
 class FileLoad:
     threads: int            # OMP_NUM_THREADS its kernels got
-    other_at_start: float   # cores other programs used in the probe before it started
+    other_at_start: float   # cores other programs used in the latest window before it
     other: float = 0.0      # cores other programs used, averaged over its whole run
 
 
 FILES: dict[str, FileLoad] = {}
-_current: dict = {"path": None, "meter": None}
+_current: dict = {"path": None, "meter": None}                   # the file running now
+_window: dict = {"meter": None, "latest": None, "threads": None}  # the load measured last
 _user_threads = os.environ.get("OMP_NUM_THREADS")
 _torch_default: list[int] = []        # torch's thread count before the plugin changed it
 
@@ -115,23 +118,41 @@ def finish_current() -> None:
     _current.update(path=None, meter=None)
 
 
-def _begin(path: str) -> None:
-    finish_current()
-    probe = CpuMeter().start()
-    time.sleep(PROBE_S)
-    other = probe.other_cores()
-    default = _default_threads()
-    threads = threads_for(other, cores(), default)
+def _tick() -> None:
+    """Close the measuring window once it is PROBE_S long: its reading becomes the latest
+    load, and a new window opens. Called before every test item (every notebook cell)."""
+    window = _window["meter"]
+    if window is None:
+        _window["meter"] = CpuMeter().start()
+    elif time.perf_counter() - window.t0 >= PROBE_S:
+        other = window.other_cores()
+        _window.update(latest=other if other is not None else 0.0, meter=CpuMeter().start())
+
+
+def _apply(threads: int, default: int) -> None:
+    import torch
+
     if threads != default:
         os.environ["OMP_NUM_THREADS"] = str(threads)
     elif _user_threads is None:
         os.environ.pop("OMP_NUM_THREADS", None)
     else:
         os.environ["OMP_NUM_THREADS"] = _user_threads
-    import torch
-
     torch.set_num_threads(threads)
-    FILES[path] = FileLoad(threads, other or 0.0)
+
+
+def _begin(path: str) -> None:
+    finish_current()
+    _tick()
+    if _window["latest"] is None:          # the first file: nothing measured yet
+        time.sleep(PROBE_S)
+        _tick()
+    other, default = _window["latest"], _default_threads()
+    threads = threads_for(other, cores(), default)
+    if threads != _window["threads"]:
+        _apply(threads, default)
+        _window["threads"] = threads
+    FILES[path] = FileLoad(threads, other)
     _current.update(path=path, meter=CpuMeter().start())
 
 
@@ -147,8 +168,12 @@ def budget_factor(load: FileLoad | None, n_cores: int | None = None) -> float:
 @pytest.hookimpl(tryfirst=True)        # before nbval's set-up starts the kernel
 def pytest_runtest_setup(item):
     path = item.nodeid.split("::", 1)[0]
-    if path != _current["path"] and os.path.isdir("/proc"):
+    if not os.path.isdir("/proc"):
+        return
+    if path != _current["path"]:
         _begin(path)
+    else:
+        _tick()
 
 
 def pytest_sessionfinish(session, exitstatus):
