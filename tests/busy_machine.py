@@ -5,8 +5,9 @@ torch splits each op over one thread per core, and the op ends when its slowest 
 does. When another program keeps a core busy, the thread on that core runs only in the
 scheduler's slices, and every op waits for it. Measured on the 2-core reference machine
 with one core busy: 100 steps of day 04's DiT in a kernel started by nbval took 152 s on
-two threads and 8 s on one (7 s on two when idle); day 06's lesson did not finish in
-15 minutes on two threads (88 s idle).
+two threads and 8 s on one (7 s on two when idle); day 06's lesson from an empty
+artifacts/ did not finish in 15 minutes on two threads, and took 213 s on one (208 s
+idle on one).
 
 So the plugin keeps measuring how many cores other programs use, in windows of at least
 0.3 s closed between test items (between a notebook's cells, say). Before each test
