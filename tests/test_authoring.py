@@ -116,3 +116,29 @@ def test_build_writes_exercises_and_check_reports_stale(tmp_path):
 def test_cell_ids_are_deterministic(tmp_path):
     path = write_day(tmp_path)
     assert authoring.exercise_text(path) == authoring.exercise_text(path)
+
+
+def test_clean_stores_a_progress_bar_as_its_last_state():
+    """tqdm's widget carries its first state (0 %) as text; clean() writes the last one,
+    read from the widget state nbclient saved, and drops widgets that are not bars."""
+    import nbformat
+
+    from course_lib.tools import authoring
+
+    def model(name, **state):
+        return {"model_name": name, "state": state}
+
+    widgets = {"bar": model("HBoxModel", children=["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"]),
+               "l": model("HTMLModel", value="DiT:\u2007100%"),
+               "p": model("FloatProgressModel", value=30.0, max=30.0),
+               "r": model("HTMLModel", value="\u200730/30\u2007[00:01&lt;00:00,\u200730.0it/s]"),
+               "slider": model("IntSliderModel", value=3)}
+    view = authoring.WIDGET_VIEW
+    cell = nbformat.v4.new_code_cell("train()", outputs=[
+        nbformat.v4.new_output("display_data", data={"text/plain": "DiT:   0%|          | 0/30", view: {"model_id": "bar"}}),
+        nbformat.v4.new_output("display_data", data={"text/plain": "IntSlider(value=3)", view: {"model_id": "slider"}})])
+    nb = nbformat.v4.new_notebook(cells=[cell], metadata={"widgets": {authoring.WIDGET_STATE: {"state": widgets}}})
+    authoring.clean(nb, "t")
+    bar, slider = nb.cells[0].outputs
+    assert bar.data == {"text/plain": "DiT: 100%|██████████| 30/30 [00:01<00:00, 30.0it/s]"}
+    assert slider.data == {"text/plain": "IntSlider(value=3)"} and "widgets" not in nb.metadata

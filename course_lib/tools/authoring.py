@@ -46,8 +46,32 @@ def cell_signature(nb: NotebookNode) -> list[tuple[str, str, tuple[str, ...]]]:
             for c in nb.cells]
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def final_progress_text(view: dict, widgets: dict) -> str | None:
+    """The last state of a tqdm progress bar as text, from the widget state nbclient
+    saved: tqdm's widget is an HBox of (HTML "DiT: 100%", FloatProgress, HTML
+    "2500/2500 [00:45<00:00, 55.3it/s]"). None when `view` is not such a widget."""
+    import html
+
+    state = widgets.get(view.get("model_id", ""), {}).get("state", {})
+    children = [widgets.get(c.removeprefix("IPY_MODEL_"), {}) for c in state.get("children", [])]
+    names = [c.get("model_name") for c in children]
+    if names != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, bar, right = (c["state"] for c in children)
+    filled = round(10 * bar.get("value", 0) / bar["max"]) if bar.get("max") else 0
+    text = f"{left.get('value', '')}|{'█' * filled}{' ' * (10 - filled)}|{right.get('value', '')}"
+    return html.unescape(text).replace("\u2007", " ")
+
+
 def clean(nb: NotebookNode, name: str) -> NotebookNode:
-    """Strip volatile metadata; give cells deterministic ids (`name-000`, ...)."""
+    """Strip volatile metadata; give cells deterministic ids (`name-000`, ...). A
+    progress bar's widget is stored as the text of its last state (the widget's own
+    text is its first, 0 %), so a reader sees how training ended."""
+    widgets = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in KEPT_NOTEBOOK_METADATA}
     nb.nbformat, nb.nbformat_minor = 4, 5
     for i, cell in enumerate(nb.cells):
@@ -58,8 +82,10 @@ def clean(nb: NotebookNode, name: str) -> NotebookNode:
             cell.setdefault("outputs", [])
             cell.setdefault("execution_count", None)
             for out in cell.outputs:
-                if out.get("output_type") in ("display_data", "execute_result"):
-                    out.data.pop("application/vnd.jupyter.widget-view+json", None)
+                if out.get("output_type") in ("display_data", "execute_result") and WIDGET_VIEW in out.data:
+                    final = final_progress_text(out.data.pop(WIDGET_VIEW), widgets)
+                    if final is not None:
+                        out.data["text/plain"] = final
     return nb
 
 
