@@ -132,13 +132,43 @@ def test_clean_stores_a_progress_bar_as_its_last_state():
                "l": model("HTMLModel", value="DiT:\u2007100%"),
                "p": model("FloatProgressModel", value=30.0, max=30.0),
                "r": model("HTMLModel", value="\u200730/30\u2007[00:01&lt;00:00,\u200730.0it/s]"),
-               "slider": model("IntSliderModel", value=3)}
+               "slider": model("IntSliderModel", value=3, description="digit")}
     view = authoring.WIDGET_VIEW
     cell = nbformat.v4.new_code_cell("train()", outputs=[
         nbformat.v4.new_output("display_data", data={"text/plain": "DiT:   0%|          | 0/30", view: {"model_id": "bar"}}),
-        nbformat.v4.new_output("display_data", data={"text/plain": "IntSlider(value=3)", view: {"model_id": "slider"}})])
+        nbformat.v4.new_output("display_data", data={"text/plain": "IntSlider(value=3)", view: {"model_id": "slider"}}),
+        nbformat.v4.new_output("display_data", data={"text/plain": "Button()", view: {"model_id": "gone"}})])
     nb = nbformat.v4.new_notebook(cells=[cell], metadata={"widgets": {authoring.WIDGET_STATE: {"state": widgets}}})
     authoring.clean(nb, "t")
-    bar, slider = nb.cells[0].outputs
+    bar, slider, gone = nb.cells[0].outputs
     assert bar.data == {"text/plain": "DiT: 100%|██████████| 30/30 [00:01<00:00, 30.0it/s]"}
-    assert slider.data == {"text/plain": "IntSlider(value=3)"} and "widgets" not in nb.metadata
+    # a widget with saved state keeps its view (renamed to a stable id) and its models,
+    # and gains a text line naming its control values; one without state is just text
+    assert slider.data[view] == {"model_id": "t-widget-00"}
+    assert slider.data["text/plain"].startswith("Saved view at digit = 3")
+    assert gone.data == {"text/plain": "Button()"}
+    assert list(nb.metadata["widgets"][authoring.WIDGET_STATE]["state"]) == ["t-widget-00"]
+
+
+def test_an_interactive_widget_is_saved_with_its_last_figure(tmp_path):
+    """Executed for real: `interact` over a plot. The saved notebook carries the widget
+    models (for JupyterLab) and the last figure as image/png (for GitHub, nbconvert, a
+    static book), and building twice gives the same widget ids."""
+    from course_lib.tools import authoring
+
+    src = tmp_path / "day99_widget.py"
+    src.write_text("# %%\nimport ipywidgets as widgets\nimport matplotlib.pyplot as plt\n\n"
+                   "def show(a=1.0):\n    plt.figure(figsize=(2, 2)); plt.plot([0, 1], [0, a]); plt.show()\n"
+                   "    print('slope', a)\n\n"
+                   "widgets.interact(show, a=widgets.FloatSlider(1.5, min=0, max=3));\n")
+    texts = []
+    for _ in range(2):  # the kernel draws inline, as in `course build` (the suite sets Agg)
+        with authoring.environment(MPLBACKEND="module://matplotlib_inline.backend_inline"):
+            nb = authoring.clean(authoring.execute(authoring.read_source(src), cwd=tmp_path), src.stem)
+        (out,) = nb.cells[0].outputs
+        assert out.data["text/plain"] == "Saved view at a = 1.5 (run the cell to move the controls)\nslope 1.5"
+        assert out.data["image/png"] and out.data[authoring.WIDGET_VIEW]["model_id"] == "day99-widget-widget-00"
+        state = nb.metadata["widgets"][authoring.WIDGET_STATE]["state"]
+        assert {m["model_name"] for m in state.values()} >= {"VBoxModel", "FloatSliderModel", "OutputModel"}
+        texts.append(sorted(state))
+    assert texts[0] == texts[1]

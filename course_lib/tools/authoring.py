@@ -67,13 +67,98 @@ def final_progress_text(view: dict, widgets: dict) -> str | None:
     return html.unescape(text).replace("\u2007", " ")
 
 
+def _widget_tree(model_id: str, widgets: dict) -> dict:
+    """The models a widget view needs: the widget and every model its state refers to
+    (children, layout, style, ...), as {model id: saved model}."""
+    tree, todo = {}, [model_id]
+    while todo:
+        mid = todo.pop()
+        if mid in tree or mid not in widgets:
+            continue
+        tree[mid] = widgets[mid]
+        refs = [v for v in tree[mid].get("state", {}).values()]
+        while refs:
+            v = refs.pop()
+            if isinstance(v, str) and v.startswith("IPY_MODEL_"):
+                todo.append(v.removeprefix("IPY_MODEL_"))
+            elif isinstance(v, (list, tuple)):
+                refs.extend(v)
+    return tree
+
+
+def saved_widget_view(view: dict, widgets: dict) -> tuple[dict, dict]:
+    """A static rendering of an interactive widget's last view: (extra output data, the
+    widget models to keep). The data gets the figure its Output widget last showed
+    (image/png) and a text line naming the control values, so a reader without a kernel
+    (GitHub, nbconvert, a static book) sees what the widget showed; JupyterLab renders
+    the widget itself from the kept models."""
+    tree = _widget_tree(view.get("model_id", ""), widgets)
+    controls, image, printed = [], None, []
+    for model in tree.values():
+        state = model.get("state", {})
+        if "value" in state and state.get("description") and model.get("model_name", "").endswith(
+                ("SliderModel", "DropdownModel", "ToggleButtonsModel", "CheckboxModel", "RadioButtonsModel")):
+            value = state["value"]
+            if model["model_name"].endswith(("DropdownModel", "ToggleButtonsModel", "RadioButtonsModel")):
+                labels = state.get("_options_labels", [])
+                value = labels[state["index"]] if isinstance(state.get("index"), int) and state["index"] < len(labels) else value
+            controls.append(f"{state['description']} = {value}")
+        for out in state.get("outputs", []):
+            if out.get("output_type") == "stream":
+                printed.append(out.get("text", ""))
+            elif "image/png" in out.get("data", {}):
+                image = out["data"]["image/png"]
+    data = {}
+    if image is not None:
+        data["image/png"] = image
+    if controls or printed:
+        where = f"Saved view at {', '.join(sorted(controls))}" if controls else "Saved view"
+        data["text/plain"] = (where + " (run the cell to move the controls)\n" + "".join(printed)).rstrip()
+    return data, tree
+
+
+def _renamed_models(models: dict, nb: NotebookNode, prefix: str) -> dict:
+    """Give the kept widget models stable ids (`day03_ddpm-widget-00`, ...) in the
+    order the notebook shows them, so re-executing a lesson does not rewrite its file
+    with fresh random ids; views and references are renamed to match."""
+    order = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view and view.get("model_id") in models:
+                order.extend(m for m in _widget_tree(view["model_id"], models) if m not in order)
+    order.extend(m for m in models if m not in order)
+    names = {old: f"{prefix}-widget-{n:02d}" for n, old in enumerate(order)}
+
+    def rename(value):
+        if isinstance(value, str) and value.startswith("IPY_MODEL_") and value[10:] in names:
+            return "IPY_MODEL_" + names[value[10:]]
+        if isinstance(value, list):
+            return [rename(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rename(v) for k, v in value.items()}
+        return value
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view and view.get("model_id") in names:
+                view["model_id"] = names[view["model_id"]]
+    return {names[old]: rename(model) for old, model in models.items()}
+
+
 def clean(nb: NotebookNode, name: str) -> NotebookNode:
-    """Strip volatile metadata; give cells deterministic ids (`name-000`, ...). A
-    progress bar's widget is stored as the text of its last state (the widget's own
-    text is its first, 0 %), so a reader sees how training ended."""
+    """Strip volatile metadata; give cells deterministic ids (`name-000`, ...).
+
+    Widgets are stored so that a saved notebook reads well without a kernel: a progress
+    bar becomes the text of its last state (the widget's own text is its first, 0 %); an
+    interactive widget keeps its models in the notebook's widget state (JupyterLab draws
+    it from them) and its output also carries the figure and control values of its last
+    view, for every viewer that cannot draw widgets."""
     widgets = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in KEPT_NOTEBOOK_METADATA}
     nb.nbformat, nb.nbformat_minor = 4, 5
+    kept: dict = {}
     for i, cell in enumerate(nb.cells):
         tags = cell.get("metadata", {}).get("tags", [])
         cell.metadata = {"tags": list(tags)} if tags else {}
@@ -83,9 +168,21 @@ def clean(nb: NotebookNode, name: str) -> NotebookNode:
             cell.setdefault("execution_count", None)
             for out in cell.outputs:
                 if out.get("output_type") in ("display_data", "execute_result") and WIDGET_VIEW in out.data:
-                    final = final_progress_text(out.data.pop(WIDGET_VIEW), widgets)
+                    final = final_progress_text(out.data[WIDGET_VIEW], widgets)
                     if final is not None:
+                        del out.data[WIDGET_VIEW]
                         out.data["text/plain"] = final
+                        continue
+                    data, tree = saved_widget_view(out.data[WIDGET_VIEW], widgets)
+                    if tree:
+                        out.data.update(data)
+                        kept.update(tree)
+                    else:  # no saved state: a viewer could draw nothing from the view
+                        del out.data[WIDGET_VIEW]
+    if kept:
+        kept = _renamed_models(kept, nb, prefix=re.sub(r'[^A-Za-z0-9-]', '-', name))
+        nb.metadata["widgets"] = {WIDGET_STATE: {"state": dict(sorted(kept.items())),
+                                                 "version_major": 2, "version_minor": 0}}
     return nb
 
 

@@ -1,4 +1,4 @@
-"""The `course` command: lab, build, run, check, doctor."""
+"""The `course` command: lab, build, figures, run, check, doctor."""
 
 from __future__ import annotations
 
@@ -125,6 +125,21 @@ def _run(args) -> int:
     return 1 if failed else 0
 
 
+def _figures(args) -> int:
+    from course_lib.tools.figures import build_figures
+
+    changed = build_figures(check=args.check)
+    if args.check:
+        if changed:
+            print("stale figures (run `course figures`):")
+            print("\n".join(f"  {p}" for p in changed))
+            return 1
+        print("all figures are up to date")
+        return 0
+    print(f"{len(changed)} figure file(s) written or removed")
+    return 0
+
+
 def _doctor(args) -> int:
     from course_lib.tools.doctor import run_doctor
     return run_doctor()
@@ -141,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="re-execute every notebook source")
     p.add_argument("only", nargs="*", help="limit to these days, e.g. day01")
     p.set_defaults(func=_build)
+
+    p = sub.add_parser("figures", help="draw the lessons' concept figures (figures/*.py -> notebooks/figures/)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 naming stale figures")
+    p.set_defaults(func=_figures)
 
     p = sub.add_parser("check", help="grade exercise notebooks: one, several, or a folder of them",
                        description="Grade a learner's notebook (default: exercises/dayNN_*.ipynb), or a "
