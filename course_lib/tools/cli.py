@@ -32,8 +32,13 @@ def _lab(args) -> int:
 
 def _build(args) -> int:
     from course_lib.tools.authoring import build
+    from course_lib.tools.figures import build_figures
 
+    figures = build_figures(check=args.check)  # lessons show them from markdown
     report = build(check=args.check, force=args.force, only=args.only or None)
+    report.stale[:0] = figures
+    if not args.check:
+        report.written[:0] = figures
     if args.check:
         if report.stale:
             print("stale (run `course build`):")
@@ -151,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("lab", help="open JupyterLab on the course").set_defaults(func=_lab)
 
-    p = sub.add_parser("build", help="execute changed notebook sources; regenerate exercises/")
+    p = sub.add_parser("build", help="draw figures; execute changed notebook sources; regenerate exercises/")
     p.add_argument("--check", action="store_true", help="execute nothing; exit 1 naming stale files")
     p.add_argument("--force", action="store_true", help="re-execute every notebook source")
     p.add_argument("only", nargs="*", help="limit to these days, e.g. day01")
