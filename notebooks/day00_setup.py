@@ -18,11 +18,22 @@
 # kinds of data we generate models for — images, speech, music and video — all of it
 # made on your machine or shipped inside a Python package. Nothing is downloaded.
 #
-# **Prerequisites.** Python and a little PyTorch. **CPU run time:** about 15 s.
+# **Prerequisites.** Python and a little PyTorch. **CPU run time:** about 5 s.
 #
 # How the course works: each day has a lesson (this notebook), an exercise notebook in
 # `exercises/`, and the code you build lives in `course_lib`, so later days import it.
 # `course check day00` grades your exercises.
+#
+# ![The course map: day 00 feeds four tracks; images and video (03 DDPM, 04 DiT, 05 video diffusion, 06 latent diffusion), speech (01 audio, 09 speech data, 10 Tacotron 2, 11 fast TTS, 12 ASR), sync and provenance (16 beats, 17 lip-sync, 20 provenance) and music (13 tokens, 14 Music Transformer); day 02 attention sits under every Transformer](figures/day00_course_map.svg)
+#
+# The map shows the days that exist today and what each one builds on (the days a
+# lesson lists under its prerequisites). Read it by rows: each track starts with a green
+# day and grows to the right, each day reusing the models and code of the one before.
+# Two days carry more than their track: day 01's audio front end (spectrograms) feeds
+# every speech and sync day, and day 02's attention (the orange bar) is inside every
+# Transformer of the course, tagged "02" on the map. Tracks also meet: lip-sync (17)
+# combines the speech corpus (09), beat and offset tools (16) and the diffusion days'
+# video models. Missing numbers (07, 08, 15, 18, 19, 21, 22) are days still to come.
 
 # %%
 import time
@@ -82,7 +93,7 @@ assert torch.equal(first, second)
 # ## 3. Images: handwritten digits
 #
 # scikit-learn ships 1,797 handwritten digits of 8×8 pixels. Tiny, but enough to watch a
-# diffusion model learn to draw (days 03–08). We scale pixels to [−1, 1], the range
+# diffusion model learn to draw (days 03–06). We scale pixels to [−1, 1], the range
 # diffusion models work in.
 
 # %%
@@ -126,13 +137,16 @@ plt.show()
 # %% [markdown]
 # ## 5. Music: Bach chorales
 #
-# music21 bundles ~370 four-part chorales by J. S. Bach. We read them as notes (pitch,
-# start and duration in beats); days 13–15 tokenize them and train a Music Transformer.
+# music21 bundles J. S. Bach's four-part chorales in Riemenschneider's numbering: 371
+# entries, of which 350 are distinct (some harmonisations are listed twice; the count is
+# printed below). We read them as notes (pitch, start and duration in beats);
+# days 13 and 14 tokenize them and train a Music Transformer.
 
 # %%
-from course_lib.data.chorales import chorale_notes
+from course_lib.data.chorales import chorale_names, chorale_notes
 from course_lib.music.synth import render_notes
 
+print(len(chorale_names()), "distinct chorales in music21's corpus")
 title, notes = chorale_notes(0)
 print(f"{title!r}: {len(notes)} notes in {len({n.part for n in notes})} parts")
 
@@ -149,7 +163,7 @@ viz.play_audio(render_notes(first_phrase, sample_rate=chorale_sample_rate), chor
 # %% [markdown]
 # ## 6. Video: moving digits
 #
-# The video days (05–08) generate clips of digits bouncing around a canvas — small enough
+# The video days (05 and 06) generate clips of digits bouncing around a canvas — small enough
 # to train on a CPU, rich enough to show what temporal attention buys. `show_video` encodes
 # frames as H.264 with ffmpeg (from `imageio-ffmpeg`) and plays them inline.
 
@@ -182,12 +196,30 @@ assert elapsed < 120, "day 00 must stay within its CPU budget"
 # ## In production
 #
 # The habits above are the ones of every serious training code base: a device chosen in
-# one place (`accelerate`, Lightning), seeds for every random stream (and
-# `torch.use_deterministic_algorithms` when bitwise repeatability matters on GPU), data
-# built by scripts that can be re-run, and a doctor-style environment check (`torch.utils
-# .collect_env`). Real systems train on web-scale data — LAION images, WebVid clips,
-# LibriTTS speech, MAESTRO piano — that this course replaces with generated data so that
-# everything runs offline in minutes.
+# one place ([Hugging Face Accelerate](https://huggingface.co/docs/accelerate/index),
+# Lightning), seeds for every random stream (and `torch.use_deterministic_algorithms`
+# when bitwise repeatability matters on GPU: PyTorch's
+# [reproducibility notes](https://pytorch.org/docs/stable/notes/randomness.html) list
+# what it covers), data built by scripts that can be re-run, and a doctor-style
+# environment check (`python -m torch.utils.collect_env`). Real systems train on
+# web-scale data that this course replaces with generated data so that everything runs
+# offline in minutes: [LAION-5B](https://arxiv.org/abs/2210.08402) images,
+# [WebVid](https://arxiv.org/abs/2104.00650) clips,
+# [LibriTTS](https://arxiv.org/abs/1904.02882) speech,
+# [MAESTRO](https://arxiv.org/abs/1810.12247) piano.
+#
+# The same two habits with Accelerate (not run here):
+#
+# ```python
+# import torch
+# from accelerate import Accelerator
+# from accelerate.utils import set_seed
+#
+# set_seed(0)                                   # Python, NumPy and torch on every device
+# accelerator = Accelerator()                   # picks CUDA / MPS / CPU, mixed precision, DDP
+# model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+# torch.use_deterministic_algorithms(True)      # fail loudly on non-deterministic kernels
+# ```
 #
 # ## Summary
 #

@@ -30,11 +30,12 @@
 # **Prerequisites:** Day 00 (setup, `course_lib.viz`, seeds). Complex numbers and the
 # discrete Fourier transform help, but the lesson recaps what it uses.
 #
-# **Run time:** about 15 s on a 2-core CPU.
+# **Run time:** about 6 s on a 2-core CPU.
 
 # %%
 import math
 
+import ipywidgets as widgets
 import librosa
 import matplotlib.pyplot as plt
 import numpy as np
@@ -168,6 +169,17 @@ play_audio(speech, SAMPLE_RATE)
 # %% [markdown]
 # ## 3. The STFT, step by step
 #
+# ![The front end built today: the waveform (25600 samples) is cut into 201 frames of 512 samples, each tapered by a Hann window; the real FFT and squared magnitude give a (257, 201) power spectrogram; a fixed (80, 257) mel filterbank turns it into an (80, 201) mel spectrogram; a log gives the log-mel](figures/day01_stft_to_logmel.svg)
+#
+# The figure is today's pipeline with the shapes this lesson prints, drawn from a sound
+# built like ours: 25,600 samples become 201 overlapping frames of 512 samples (one
+# every 128 samples), each tapered by a Hann window; a real FFT per frame and a squared
+# magnitude give the `(257, 201)` power spectrogram; the mel filterbank, a fixed
+# `(80, 257)` matrix (grey: computed, never trained), pools the 257 bins into 80 bands;
+# a logarithm makes quiet parts visible (compare the two pictures on the right). The
+# yellow box is Whisper's variant of the same chain (section 5). We build it left to
+# right.
+#
 # A spectrum of the whole clip would say *which* frequencies occur but not *when*. The
 # STFT cuts the wave into short overlapping frames and takes the spectrum of each:
 #
@@ -259,6 +271,42 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# Try it yourself: the sliders pick the frame length `n_fft` and the hop. A frame of
+# $N$ samples lasts $N / f_s$ seconds and its bins are $f_s / N$ Hz apart, so their
+# product is always 1: halving one doubles the other. That is the time/frequency
+# trade-off. At 128 samples (8 ms) the bins are 125 Hz apart and the Hann window spreads
+# each harmonic over about 4 bins (500 Hz), far more than the vowel's harmonic spacing
+# (120–150 Hz), so the harmonics merge into bands (and the vowel shows vertical stripes
+# instead: its individual pitch pulses, 7–8 ms apart); at 2048 samples (128 ms) the
+# harmonics separate, but the chirp smears over several frames. The hop changes
+# only how often we look: the number of frames is $1 + T / H$ and the picture gets
+# denser, not sharper. (The spectrograms are precomputed for every pair, so the
+# sliders respond at once; the plot shows 0–4 kHz, where the harmonics are.)
+
+# %%
+N_FFTS, HOPS = [128, 256, 512, 1024, 2048], [32, 64, 128, 256, 512]
+stft_grid = {(n, h): spectrogram_db(speech, n, h) for n in N_FFTS for h in HOPS}   # 25 STFTs
+
+
+def show_stft(n_fft=N_FFT, hop_length=HOP_LENGTH):
+    spec = stft_grid[(n_fft, hop_length)]
+    seconds, top_khz = spec.shape[1] * hop_length / SAMPLE_RATE, SAMPLE_RATE / 2000
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    ax.imshow(spec, origin="lower", aspect="auto", interpolation="nearest", cmap="magma",
+              extent=[0, seconds, 0, top_khz])
+    ax.set(ylim=(0, 4), xlabel="time (s)", ylabel="frequency (kHz)",
+           title=f"frames of {1000 * n_fft / SAMPLE_RATE:.0f} ms, bins {SAMPLE_RATE / n_fft:.1f} Hz apart, "
+                 f"one frame every {1000 * hop_length / SAMPLE_RATE:.0f} ms")
+    plt.show()
+    print(f"n_fft = {n_fft}, hop_length = {hop_length}: spectrogram (F, frames) = {tuple(spec.shape)}"
+          f" = ({n_fft} // 2 + 1, 1 + {len(speech)} // {hop_length})")
+    assert spec.shape == (n_fft // 2 + 1, 1 + len(speech) // hop_length)
+
+
+widgets.interact(show_stft, n_fft=widgets.SelectionSlider(options=N_FFTS, value=N_FFT, description="n_fft"),
+                 hop_length=widgets.SelectionSlider(options=HOPS, value=HOP_LENGTH, description="hop_length"));
+
+# %% [markdown]
 # Back to aliasing, now visible: a sweep from 0 to 16 kHz sampled at 16 kHz rises to the
 # Nyquist frequency (8 kHz) and then *falls*, reflected. Listen: the pitch goes up, then down.
 
@@ -274,9 +322,10 @@ play_audio(0.3 * sweep, SAMPLE_RATE, normalize=False)
 #
 # Pitch perception is roughly linear up to about 1 kHz and logarithmic above: there,
 # equal *ratios* sound like equal steps, so 1 to 2 kHz is about as big a step as 4 to
-# 8 kHz, although the second spans four times more hertz. The **mel scale** models this. Slaney's
-# version (librosa's default, used by Whisper) is exactly linear below 1 kHz and
-# logarithmic above, continuous at 1 kHz = 15 mel:
+# 8 kHz, although the second spans four times more hertz. The **mel scale** models this
+# (in Slaney's mel, printed below, both octaves are 10.08 mel, while 250 to 500 Hz, in
+# the linear part, is 3.75). Slaney's version (librosa's default, used by Whisper) is
+# exactly linear below 1 kHz and logarithmic above, continuous at 1 kHz = 15 mel:
 #
 # $$m(f) = \begin{cases} f / (200/3) & f < 1000 \\
 #   15 + \dfrac{\ln(f / 1000)}{\ln(6.4)/27} & f \ge 1000 \end{cases}$$
@@ -295,6 +344,9 @@ ax.axvline(1000, color="0.8", lw=1)
 ax.set_xlabel("frequency (Hz)")
 ax.legend(fontsize=7)
 plt.show()
+octave_steps = {f"{a}-{b} Hz": float(dsp.hz_to_mel(b) - dsp.hz_to_mel(a))
+                for a, b in [(250, 500), (1000, 2000), (4000, 8000)]}
+print("Slaney mel steps:", {k: round(v, 2) for k, v in octave_steps.items()})
 
 # %% [markdown]
 # A **mel filterbank** pools the $N/2+1$ STFT bins into `n_mels` bands equally spaced in
@@ -340,8 +392,9 @@ plt.show()
 
 # %% [markdown]
 # The **mel spectrogram** is the filterbank applied to the power spectrogram,
-# $M = W\,|X|^2$: an `(n_mels, F) @ (F, frames)` matrix product. It is 3x smaller than
-# the STFT here and keeps what matters for speech: formants, pitch contour, noise bands.
+# $M = W\,|X|^2$: an `(n_mels, F) @ (F, frames)` matrix product. It has 80 rows instead
+# of 257, 3.2 times fewer (printed below), and keeps what matters for speech: formants,
+# pitch contour, noise bands.
 
 # %%
 mel = dsp.mel_spectrogram(speech, SAMPLE_RATE, N_FFT, HOP_LENGTH, N_MELS)       # (n_mels, frames)
@@ -349,7 +402,8 @@ librosa_mel = torch.from_numpy(librosa.feature.melspectrogram(
     y=speech.numpy(), sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS,
     power=2.0, center=True, pad_mode="reflect"))
 mel_rel_diff = ((mel - librosa_mel).abs().max() / librosa_mel.abs().max()).item()
-print("mel:", tuple(mel.shape), f" max relative difference to librosa: {mel_rel_diff:.1e}")
+print("mel:", tuple(mel.shape), f" max relative difference to librosa: {mel_rel_diff:.1e};",
+      f"{spectrum.shape[0]} / {mel.shape[0]} = {spectrum.shape[0] / mel.shape[0]:.1f}x fewer rows than the STFT")
 assert mel_rel_diff < 1e-4
 mel_db = dsp.amplitude_to_db(mel.sqrt(), ref="max", top_db=60)
 ax = plot_spectrogram(mel_db, SAMPLE_RATE, HOP_LENGTH, title="mel spectrogram (dB)",
@@ -520,30 +574,59 @@ assert fast_sc < 0.08, f"fast Griffin-Lim should reach < 0.08; got {fast_sc:.3f}
 assert fast_sc < plain_history[-1] < random_sc, "momentum should beat plain GL, plain beat random"
 
 # %% [markdown]
-# ## 8. In production
+# ## In production
 #
-# - **Whisper's front end** is exactly section 5: OpenAI ships the mel filters as
-#   `mel_filters.npz` (made with `librosa.filters.mel`) and computes the STFT with
-#   `torch.stft`. Feeding it features with another mel scale, the natural log, or 22.05 kHz
-#   audio silently degrades recognition; the model does not complain. Resampling to
-#   16 kHz is the step most often forgotten (`course_lib.audio.io.resample`).
-# - **Other front ends** differ in small ways that matter: Tacotron 2 and HiFi-GAN use
-#   22.05 kHz, n_fft 1024, hop 256, 80 mels up to 8 kHz and a natural-log magnitude;
-#   Kaldi-style features (wav2vec-era ASR) use the HTK mel scale and a Povey window.
-#   A vocoder only works on the exact features it was trained on.
+# - **Whisper's front end** ([Radford et al., 2022](https://arxiv.org/abs/2212.04356)) is
+#   exactly section 5: OpenAI's
+#   [`whisper/audio.py`](https://github.com/openai/whisper/blob/main/whisper/audio.py)
+#   ships the mel filters as `mel_filters.npz` (made with `librosa.filters.mel`) and
+#   computes the STFT with `torch.stft`. Feeding it features with another mel scale, the
+#   natural log, or 22.05 kHz audio silently degrades recognition; the model does not
+#   complain. Resampling to 16 kHz is the step most often forgotten
+#   (`course_lib.audio.io.resample`).
+# - **Other front ends** differ in small ways that matter: Tacotron 2
+#   ([Shen et al., 2017](https://arxiv.org/abs/1712.05884)) and HiFi-GAN use 22.05 kHz,
+#   n_fft 1024, hop 256, 80 mels up to 8 kHz and a natural-log magnitude; Kaldi-style
+#   features (wav2vec-era ASR) use the HTK mel scale and a Povey window.
+#   [`torchaudio.transforms.MelSpectrogram`](https://pytorch.org/audio/stable/generated/torchaudio.transforms.MelSpectrogram.html)
+#   defaults to the HTK scale without area normalisation, and
+#   [`librosa.feature.melspectrogram`](https://librosa.org/doc/latest/generated/librosa.feature.melspectrogram.html)
+#   to Slaney's with it. A vocoder only works on the exact features it was trained on.
 # - **Vocoders replaced Griffin-Lim.** Tacotron (2017) used Griffin-Lim and sounded
-#   metallic; WaveNet, WaveRNN, then GAN vocoders (MelGAN, HiFi-GAN, BigVGAN, Vocos)
-#   generate the wave from a mel spectrogram directly, faster than real time. Griffin-Lim
-#   survives as a baseline and a debugging tool: if Griffin-Lim of your features is
-#   intelligible, the features carry the content.
-# - **Neural codecs** (SoundStream, EnCodec, DAC) skip the spectrogram as the model's
-#   interface: an encoder turns the wave into discrete tokens at 50-75 Hz and a decoder
-#   turns them back, which lets a language model generate audio (MusicGen, VALL-E;
-#   day 15). Their training losses still compare multi-resolution mel spectrograms.
+#   metallic; WaveNet, WaveRNN, then GAN vocoders (MelGAN,
+#   [HiFi-GAN](https://arxiv.org/abs/2010.05646), BigVGAN,
+#   [Vocos](https://arxiv.org/abs/2306.00814)) generate the wave from a mel spectrogram
+#   directly, faster than real time. Griffin-Lim survives as a baseline and a debugging
+#   tool: if Griffin-Lim of your features is intelligible, the features carry the content.
+# - **Neural codecs** (SoundStream, [EnCodec](https://arxiv.org/abs/2210.13438), DAC)
+#   skip the spectrogram as the model's interface: an encoder turns the wave into
+#   discrete tokens at 50–90 frames per second (EnCodec at 24 kHz: 75) and a decoder
+#   turns them back, which lets a language model generate audio (MusicGen, VALL-E). Their
+#   training losses still compare multi-resolution mel spectrograms.
 # - **Failure modes** to watch for: clipping and DC offset in real recordings, sample
 #   rate mismatches, stereo/mono confusion, padding conventions (librosa's default
 #   `pad_mode` is "constant", torch's and Whisper's "reflect"), and off-by-one frame
 #   counts (Whisper drops the last frame).
+#
+# The same front end from the production libraries (not run here: the course is offline
+# and does not install `openai-whisper`):
+#
+# ```python
+# import librosa
+# import torchaudio
+# import whisper                                   # pip install openai-whisper
+#
+# audio = whisper.load_audio("speech.wav")         # ffmpeg: any file -> 16 kHz mono float32
+# audio = whisper.pad_or_trim(audio)               # exactly 30 s = 480,000 samples
+# features = whisper.log_mel_spectrogram(audio)    # (80, 3000): section 5's recipe
+#
+# y, sr = librosa.load("speech.wav", sr=16000)
+# mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=512, hop_length=128, n_mels=80)
+# wave = librosa.feature.inverse.mel_to_audio(mel, sr=sr, n_fft=512, hop_length=128)  # Griffin-Lim
+#
+# to_mel = torchaudio.transforms.MelSpectrogram(sample_rate=16000, n_fft=512, hop_length=128,
+#                                               n_mels=80, norm="slaney", mel_scale="slaney")
+# ```
 
 # %% [markdown]
 # ## Summary

@@ -21,12 +21,12 @@
 #
 # **Prerequisites:** Day 00 (setup). Tensors, `nn.Module`, `@` for matrix products.
 #
-# **Run time:** about 25 s on a 2-core CPU.
+# **Run time:** about 12 s on a 2-core CPU.
 #
 # Later days build on this: the DiT (Day 04) and video DiT (Day 05) use self-attention,
-# text-to-video (Day 08) and Tacotron (Day 10) use cross-attention, the Whisper-style
-# decoder (Day 12) and the Music Transformer (Day 14) decode token by token with the
-# KV cache.
+# Tacotron (Day 10) and the Whisper-style decoder (Day 12) use cross-attention (to the
+# text, to the audio), and the Whisper-style decoder and the Music Transformer (Day 14)
+# decode token by token with the KV cache.
 
 # %%
 import inspect
@@ -121,6 +121,15 @@ plt.show()
 # Real inputs carry batch and head dimensions in front: $q$ is `(B, H, L, E)`, $k$ is
 # `(B, H, S, E)`, $v$ is `(B, H, S, Ev)`. The matrix product `@` works on the last two
 # axes and broadcasts over the rest, so the code is the equation.
+#
+# ![Scaled dot-product attention: q and k make (B, H, L, S) logits, a mask sets blocked ones to minus infinity, a softmax over the keys gives weights, and the weights average the values](figures/day02_sdpa.svg)
+#
+# Follow the figure left to right with the shapes of the cell below ($B=2$ sequences,
+# $H=4$ heads, $L=5$ queries, $S=7$ keys, $E=16$, $E_v=8$): every query meets every key
+# in one `(L, S)` matrix of logits per head; the mask (section 4) can only *remove*
+# entries, by setting them to $-\infty$; the softmax turns each row into weights that sum
+# to 1 (the small grids on the right: a causal mask and the weights it leaves); and the
+# weights average the value vectors. Three lines of code:
 
 # %%
 gen = seed_everything(SEED)
@@ -205,13 +214,18 @@ axes[1].set(xscale="log", yscale="log", xlabel="d", ylabel="mean gradient norm",
 axes[0].legend()
 plt.tight_layout()
 plt.show()
+grad_ratio = sat[1024][1][1] / sat[1024][0][1]
+print(f"d = 1024: mean largest weight {sat[1024][0][0]:.2f} without the scale, {sat[1024][1][0]:.2f} with it; "
+      f"gradient {grad_ratio:.1f}x smaller without it")
 assert sat[1024][0][0] > 0.8 and sat[1024][1][0] < 0.3, "unscaled softmax should saturate at d=1024"
 assert sat[1024][0][1] < sat[1024][1][1] / 5, "saturated softmax should pass far smaller gradients"
 
 # %% [markdown]
-# Without the scale, at $d = 1024$ the softmax is nearly one-hot and the gradient that
-# reaches the logits is an order of magnitude smaller: the layer learns slowly or not at
-# all. With the scale, the statistics do not depend on $d$.
+# Without the scale, at $d = 1024$ the softmax is nearly one-hot (its largest weight
+# averages about 0.95 over 64 keys) and the gradient that reaches the logits is about
+# 8 times smaller (printed above): the layer learns slowly or not at all. With the scale,
+# the statistics do not depend on $d$: the largest weight stays near 0.11 and the
+# gradient near 0.015 at every width.
 
 # %% [markdown]
 # ## 4. Masks: padding and causality
@@ -317,17 +331,68 @@ print("head 1 sees features 3-5:\n", heads[0, 1])
 print("a reshape without the transpose mixes tokens into 'head 0':\n", x.reshape(1, 2, 3, 3)[0, 0])
 assert torch.equal(merge_heads(heads), x)
 
+# %% [markdown]
+# Both operations are one line each; write them and check them against `course_lib`'s
+# `split_heads` and `merge_heads` (the library adds only input checks around the same
+# lines):
+
 # %%
-print(inspect.getsource(split_heads))
-print(inspect.getsource(merge_heads))
+def our_split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    B, L, D = x.shape
+    return x.view(B, L, heads, D // heads).transpose(1, 2)     # (B, L, H, Dh) -> (B, H, L, Dh)
+
+
+def our_merge_heads(x: torch.Tensor) -> torch.Tensor:
+    B, H, L, Dh = x.shape
+    return x.transpose(1, 2).reshape(B, L, H * Dh)             # (B, L, H, Dh) -> (B, L, D)
+
+
+x32 = torch.randn(2, 6, 32, generator=seed_everything(SEED))  # (B, L, D), the sizes of the figure below
+print("split:", tuple(our_split_heads(x32, 4).shape), " equal to split_heads:",
+      torch.equal(our_split_heads(x32, 4), split_heads(x32, 4)),
+      "| merge(split(x)) == x:", torch.equal(our_merge_heads(our_split_heads(x32, 4)), x32))
+assert torch.equal(our_split_heads(x32, 4), split_heads(x32, 4))
+assert torch.equal(our_merge_heads(split_heads(x32, 4)), merge_heads(split_heads(x32, 4)))
 
 # %% [markdown]
-# `MultiHeadAttention` puts projections, heads, masks and the cache together. With the
-# same weights it must give what `torch.nn.MultiheadAttention` gives; note the inverted
-# polarity of torch's bool `attn_mask`.
+# `MultiHeadAttention` puts projections, heads, masks and the cache together:
+#
+# ![MultiHeadAttention with dim 32 and 4 heads: q_proj, k_proj and v_proj, split into 4 heads of width 8, scaled dot-product attention per head, merge_heads and out_proj; for cross-attention k and v come from a context](figures/day02_multi_head.svg)
+#
+# Read it with the shapes of the next cell: `x` is `(B, L, D) = (2, 6, 32)`. Three
+# learned `nn.Linear` layers (orange) make queries, keys and values of width 32;
+# `split_heads` cuts each into 4 heads of width $D_h = 8$; the attention of section 2
+# runs on all heads at once; `merge_heads` glues the heads back to width 32; and
+# `out_proj` mixes what the heads found. For cross-attention (section 6) only the input
+# of `k_proj` and `v_proj` changes, to the context. Without its input checks and the
+# cache, the forward pass is six lines; check it against the library's module, with a
+# padding mask and the causal mask:
 
 # %%
-print(inspect.getsource(MultiHeadAttention.forward).split('"""')[2])
+def our_mha(m: MultiHeadAttention, x: torch.Tensor, context=None, mask=None) -> torch.Tensor:
+    src = x if context is None else context
+    q = split_heads(m.q_proj(x), m.heads)                      # (B, H, L, Dh)
+    k = split_heads(m.k_proj(src), m.heads)                    # (B, H, S, Dh)
+    v = split_heads(m.v_proj(src), m.heads)                    # (B, H, S, Dh)
+    heads_out = scaled_dot_product_attention(q, k, v, mask=mask)   # (B, H, L, Dh)
+    return m.out_proj(merge_heads(heads_out))                  # (B, L, D)
+
+
+seed_everything(SEED)
+mha = MultiHeadAttention(dim=32, heads=4).eval()
+x = torch.randn(2, 6, 32)
+is_pad = ~length_mask(torch.tensor([6, 4]), 6)       # (B, S), True = padding (torch's convention)
+lib_out = mha(x, key_padding_mask=is_pad, is_causal=True)
+with torch.no_grad():
+    built = our_mha(mha, x, mask=~is_pad[:, None, None, :] & causal_mask(6))
+diff_built = (built - lib_out).abs().max().item()
+print("out", tuple(built.shape), f" max |ours - MultiHeadAttention| = {diff_built:.1e}")
+torch.testing.assert_close(built, lib_out)
+
+# %% [markdown]
+# Identical, as it should be: same weights, same operations in the same order. With the
+# same weights the module must also give what `torch.nn.MultiheadAttention` gives; note
+# the inverted polarity of torch's bool `attn_mask`.
 
 
 # %%
@@ -346,10 +411,6 @@ def torch_mha_like(ours: MultiHeadAttention) -> nn.MultiheadAttention:
     return ref.eval()
 
 
-seed_everything(SEED)
-mha = MultiHeadAttention(dim=32, heads=4).eval()
-x = torch.randn(2, 6, 32)
-is_pad = ~length_mask(torch.tensor([6, 4]), 6)       # (B, S), True = padding (torch's convention)
 ours = mha(x, key_padding_mask=is_pad, is_causal=True)
 theirs, _ = torch_mha_like(mha)(x, x, x, key_padding_mask=is_pad, attn_mask=~causal_mask(6))
 diff_mha = (ours - theirs).abs().max().item()
@@ -406,6 +467,40 @@ plt.show()
 #
 # For cross-attention the context never changes: the cache holds its projected keys
 # and values, computed once on the first step.
+#
+# ![One decoding step with a KV cache: the new token's q, k and v are computed; k and v are appended to the cache of the 8 past positions; q attends over all 9 cached keys and values](figures/day02_kv_cache.svg)
+#
+# The figure is one step of the decoder below (4 heads of width 32) after a prompt of 8
+# tokens: only position 8 goes through the projections, giving one `(1, 4, 1, 32)` query,
+# key and value; the key and value are appended to the layer's `KVCache`, which grows to
+# `(1, 4, 9, 32)`; the single query attends over all 9. One such step, written by hand
+# with the smaller `mha` layer of section 5 (4 heads of width 8) and checked against the
+# layer's own cached call and against recomputing the whole sequence:
+
+# %%
+seed_everything(SEED)
+prefix, new_token = torch.randn(1, 8, 32), torch.randn(1, 1, 32)     # 8 past positions, 1 new
+cache = KVCache()
+with torch.no_grad():
+    mha(prefix, is_causal=True, cache=cache)                         # fills the cache: (1, 4, 8, 8)
+    past_k, past_v = cache.k, cache.v
+    lib_step = mha(new_token, is_causal=True, cache=cache)           # the library's cached step
+    # The same step by hand: project only the new token, append, attend over everything.
+    q_new = split_heads(mha.q_proj(new_token), mha.heads)            # (1, 4, 1, 8)
+    k_all = torch.cat([past_k, split_heads(mha.k_proj(new_token), mha.heads)], dim=-2)   # (1, 4, 9, 8)
+    v_all = torch.cat([past_v, split_heads(mha.v_proj(new_token), mha.heads)], dim=-2)
+    our_step = mha.out_proj(merge_heads(scaled_dot_product_attention(q_new, k_all, v_all)))
+    full = mha(torch.cat([prefix, new_token], 1), is_causal=True)[:, -1:]   # no cache at all
+print("cache after the step:", tuple(cache.k.shape),
+      f"| max |by hand - cached layer| = {(our_step - lib_step).abs().max():.1e}",
+      f"| max |cached - full recompute| = {(lib_step - full).abs().max():.1e}")
+torch.testing.assert_close(our_step, lib_step)
+torch.testing.assert_close(lib_step, full)
+
+# %% [markdown]
+# No mask was needed: the one new query may see every cached key, which is what the
+# bottom-right-aligned causal mask allows. The full recompute agrees to float rounding
+# (the products are summed in a different order).
 #
 # A small GPT-style decoder, two layers of the `MultiHeadAttention` above:
 
@@ -529,8 +624,43 @@ assert speedups[longest] > 2.0, f"cached decoding should be > 2x faster at {long
 # time. This is the heart of FlashAttention, which additionally tiles the queries and
 # keeps the tiles in on-chip SRAM.
 
+# %% [markdown]
+# Write the loop (without masks) and compare it with full attention and with the
+# library's `chunked_attention`, on 100 keys in chunks of 32 (so the last chunk is
+# short):
+
 # %%
-print(inspect.getsource(chunked_attention).split('"""')[2])
+def our_chunked_attention(q, k, v, chunk_size):
+    """softmax(q kᵀ / √E) v, visiting the keys chunk_size at a time. q (..., L, E)."""
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    m = torch.full((*q.shape[:-1], 1), float("-inf"), device=q.device)   # running max (..., L, 1)
+    l = torch.zeros((*q.shape[:-1], 1), device=q.device)                 # running sum (..., L, 1)
+    o = torch.zeros((*q.shape[:-1], v.shape[-1]), device=q.device)       # running output (..., L, Ev)
+    for start in range(0, k.shape[-2], chunk_size):
+        s = q @ k[..., start:start + chunk_size, :].transpose(-2, -1) * scale   # (..., L, c)
+        m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))
+        p = torch.exp(s - m_new)                                         # (..., L, c)
+        correction = torch.exp(m - m_new)                                # rescales the old sums
+        l = l * correction + p.sum(dim=-1, keepdim=True)
+        o = o * correction + p @ v[..., start:start + chunk_size, :]
+        m = m_new
+    return o / l
+
+
+gen = seed_everything(SEED)
+qc, kc, vc = (torch.randn(2, 4, 100, 16, generator=gen) for _ in range(3))
+ours_chunked = our_chunked_attention(qc, kc, vc, chunk_size=32)
+print(f"max |ours - full attention| = {(ours_chunked - scaled_dot_product_attention(qc, kc, vc)).abs().max():.1e}",
+      f"| max |ours - chunked_attention| = {(ours_chunked - chunked_attention(qc, kc, vc, 32)).abs().max():.1e}")
+torch.testing.assert_close(ours_chunked, scaled_dot_product_attention(qc, kc, vc))
+torch.testing.assert_close(ours_chunked, chunked_attention(qc, kc, vc, 32))
+
+# %% [markdown]
+# Our loop gives exactly the library's numbers, and agrees with full attention to float
+# rounding (the sums are taken in a different order, nothing else). The library's
+# version adds what a real model needs around the same loop: masks, `is_causal`
+# (skipping chunks that lie entirely in the future), and a guard for rows whose keys are
+# all masked (their running max stays $-\infty$, and $-\infty - (-\infty)$ is NaN).
 
 # %% [markdown]
 # Measure the memory: a `TorchDispatchMode` sees every tensor each PyTorch operation
@@ -631,28 +761,55 @@ assert accuracy > 0.95
 # information anywhere, and the loss paid for routing it right.
 
 # %% [markdown]
-# ## 10. In production
+# ## In production
 #
-# - **FlashAttention** (Dao et al., 2022–24) is the online softmax of section 8, tiled
-#   over queries *and* keys and run in on-chip SRAM, so the logits never touch GPU main
-#   memory; the backward pass recomputes them instead of storing them.
-#   `F.scaled_dot_product_attention` dispatches to it (or to a memory-efficient kernel)
-#   on GPUs. Our chunked version teaches the maths; it is not faster on a CPU.
+# - **FlashAttention** ([Dao et al., 2022](https://arxiv.org/abs/2205.14135);
+#   [FlashAttention-2](https://arxiv.org/abs/2307.08691)) is the online softmax of
+#   section 8, tiled over queries *and* keys and run in on-chip SRAM, so the logits never
+#   touch GPU main memory; the backward pass recomputes them instead of storing them.
+#   PyTorch's [`F.scaled_dot_product_attention`](https://pytorch.org/docs/stable/generated/torch.nn.functional.scaled_dot_product_attention.html)
+#   dispatches to it (or to a memory-efficient kernel) on GPUs. Our chunked version
+#   teaches the maths; it is not faster on a CPU.
 # - **KV cache memory** dominates LLM serving. Its size per token is
-#   $2 \times \text{layers} \times \text{heads}_{kv} \times d_\text{head} \times$ bytes —
-#   computed below for a 7B-parameter model. **PagedAttention** (vLLM) stores the cache
-#   in fixed-size pages like virtual memory, so many requests share a GPU without
-#   fragmentation and can share a common prompt prefix.
-# - **Multi-query / grouped-query attention** (MQA, GQA; PaLM, Llama 2/3, Mistral) give
-#   several query heads one shared key/value head, shrinking the cache by the group
-#   factor. Our `scaled_dot_product_attention` already broadcasts a `(B, 1, S, E)` key over
-#   `H` query heads — that is MQA.
-# - **Sliding-window attention** (Longformer, Mistral) lets each query see only the last
+#   $2 \times \text{layers} \times \text{heads}_{kv} \times d_\text{head} \times$ bytes:
+#   computed below for a 7B-parameter model. **PagedAttention**
+#   ([vLLM, Kwon et al., 2023](https://arxiv.org/abs/2309.06180)) stores the cache in
+#   fixed-size pages like virtual memory, so many requests share a GPU without
+#   fragmentation and can share a common prompt prefix. Hugging Face `transformers` keeps
+#   the cache in [`Cache` objects](https://huggingface.co/docs/transformers/kv_cache)
+#   behind `generate()`.
+# - **Multi-query / grouped-query attention**
+#   ([MQA, Shazeer, 2019](https://arxiv.org/abs/1911.02150);
+#   [GQA, Ainslie et al., 2023](https://arxiv.org/abs/2305.13245); used by PaLM,
+#   Llama 2/3, Mistral) give several query heads one shared key/value head, shrinking the
+#   cache by the group factor. Our `scaled_dot_product_attention` already broadcasts a
+#   `(B, 1, S, E)` key over `H` query heads: that is MQA (checked below).
+# - **Sliding-window attention** ([Longformer](https://arxiv.org/abs/2004.05150),
+#   [Mistral 7B](https://arxiv.org/abs/2310.06825)) lets each query see only the last
 #   $W$ keys: a banded mask, and a cache that is a ring buffer of $W$ entries.
 # - **Failure modes:** mask polarity flipped between APIs (torch's own two disagree);
 #   a causal mask aligned top-left while decoding with a cache; fp16 logits overflowing
 #   without the max subtraction; fully masked rows turning into NaN; the cache outgrowing
 #   memory at long contexts.
+#
+# The same jobs with the production libraries (not run here: the course is offline, and
+# the kernels need a GPU):
+#
+# ```python
+# import torch
+# import torch.nn.functional as F
+# from torch.nn.attention import SDPBackend, sdpa_kernel
+#
+# q = k = v = torch.randn(1, 8, 4096, 64, device="cuda", dtype=torch.bfloat16)
+# with sdpa_kernel(SDPBackend.FLASH_ATTENTION):          # force the FlashAttention kernel
+#     out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+#
+# from transformers import AutoModelForCausalLM, AutoTokenizer
+# tok = AutoTokenizer.from_pretrained("gpt2")
+# model = AutoModelForCausalLM.from_pretrained("gpt2")
+# ids = tok("Attention is", return_tensors="pt").input_ids
+# out = model.generate(ids, max_new_tokens=20, use_cache=True)   # KV cache, as in section 7
+# ```
 
 # %%
 layers, kv_heads, head_dim, bytes_per = 32, 32, 128, 2     # Llama-2-7B in float16
@@ -665,7 +822,10 @@ gen = seed_everything(SEED)
 q_heads = torch.randn(2, 8, 5, 16, generator=gen)           # 8 query heads
 k_shared, v_shared = torch.randn(2, 1, 7, 16, generator=gen), torch.randn(2, 1, 7, 16, generator=gen)
 mqa = scaled_dot_product_attention(q_heads, k_shared, v_shared)   # one K/V head serves all 8
-print("multi-query attention out:", tuple(mqa.shape))
+copied = scaled_dot_product_attention(q_heads, k_shared.expand(-1, 8, -1, -1), v_shared.expand(-1, 8, -1, -1))
+print("multi-query attention out:", tuple(mqa.shape),
+      f"| max |broadcast - 8 copied K/V heads| = {(mqa - copied).abs().max():.1e}")
+torch.testing.assert_close(mqa, copied)
 
 # %% [markdown]
 # ## Summary

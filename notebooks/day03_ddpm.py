@@ -25,10 +25,10 @@
 # **The plan.** `course_lib.diffusion.schedules` (noise schedules),
 # `course_lib.diffusion.ddpm` (forward process, loss, sampler), a small `MLPDenoiser`
 # (`diffusion.denoisers`) and its training recipe (`diffusion.denoisers_train`). The
-# exercises rebuild the three core functions yourself.
+# exercises rebuild the three core functions yourself, then run an experiment: does
+# the denoiser need to be told $t$?
 
 # %%
-import inspect
 import time
 
 import ipywidgets as widgets
@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from course_lib.diffusion import ddpm
 from course_lib.diffusion.denoisers import MLPDenoiser
 from course_lib.diffusion.denoisers_train import PRESETS, RING_PRESETS, train_denoiser, training_data
-from course_lib.diffusion.schedules import make_schedule
+from course_lib.diffusion.schedules import cosine_betas, make_schedule
 from course_lib.metrics import frechet_distance
 from course_lib.runtime import get_device, seed_everything
 from course_lib.train import describe, preset
@@ -64,6 +64,15 @@ notebook_start = time.perf_counter()
 # %% [markdown]
 # ## 1. The forward process
 #
+# ![The DDPM chain on a real 8×8 digit: x_0, x_50, x_150, x_300, x_999 left to right, with ᾱ under each; black arrows q add noise, red arrows p_θ denoise](figures/day03_ddpm_chain.svg)
+#
+# Read the figure left to right, then right to left. Left to right is the *forward*
+# process $q$: a fixed recipe, no learning, that adds a little Gaussian noise at every
+# step until the digit (left) is pure noise (right). The number under each image,
+# $\bar\alpha$, is the fraction of signal power left (the figure uses the linear
+# schedule below). Right to left is what we train: a network $p_\theta$ that removes
+# the noise one step at a time. Sampling runs only that red chain, from fresh noise.
+#
 # Pick a variance schedule $\beta_1 \dots \beta_T$ and add a little noise at every step:
 # $q(x_t \mid x_{t-1}) = \mathcal N(\sqrt{1-\beta_t}\,x_{t-1}, \beta_t I)$. Gaussians
 # compose, so with $\alpha_t = 1-\beta_t$ and $\bar\alpha_t = \prod_{s\le t}\alpha_s$ we
@@ -73,8 +82,9 @@ notebook_start = time.perf_counter()
 #
 # $\bar\alpha_t$ is the fraction of *signal power* left at step $t$. Two classic
 # schedules: linear $\beta$ (1e-4 → 0.02, Ho et al.) and cosine $\bar\alpha$ (Nichol &
-# Dhariwal), which destroys information more evenly — the linear one has nearly
-# nothing left for the last third of the steps.
+# Dhariwal), which destroys information more evenly. The cell prints how much signal
+# each has left two thirds of the way through: the linear one has about 1 %, so its
+# last third of the steps is spent on images that are already nearly pure noise.
 
 # %%
 schedules = {kind: make_schedule(kind, RECIPE.num_steps) for kind in ("linear", "cosine")}
@@ -86,13 +96,29 @@ axes[0].set(xlabel="t", ylabel=r"$\bar\alpha_t$", title="signal left")
 axes[1].set(xlabel="t", ylabel=r"SNR = $\bar\alpha_t / (1-\bar\alpha_t)$", title="signal-to-noise ratio")
 axes[0].legend()
 plt.show()
+for kind, s in schedules.items():
+    print(f"{kind:>6}: signal left at t = 667 (two thirds): {s.alpha_bars[667]:.1%}; "
+          f"first t with under 1 %: {(s.alpha_bars < 0.01).nonzero()[0].item()}")
 schedule = schedules[RECIPE.schedule]           # cosine
 
 # %% [markdown]
-# `q_sample` is the whole forward process in one line. Here it is, from `course_lib`:
+# `q_sample` is the whole forward process in one line. Write it: pick $\bar\alpha_t$ for
+# each sample's own timestep, shape it to `(B, 1, 1, 1)` so it broadcasts over the
+# image, and mix. It must give exactly the library's `ddpm.q_sample` (which adds input
+# checks) on the same inputs.
 
 # %%
-print(inspect.getsource(ddpm.q_sample))
+def q_sample_ours(x0, t, noise):
+    a = schedule.alpha_bars[t].reshape(-1, *[1] * (x0.ndim - 1))     # alpha_bar_t per sample, (B, 1, 1, 1)
+    return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+
+g = torch.Generator().manual_seed(0)
+x0_try, noise_try = torch.randn(5, 1, 8, 8, generator=g), torch.randn(5, 1, 8, 8, generator=g)
+t_try = torch.tensor([0, 10, 400, 800, 999])                           # one timestep per sample
+ours, library = q_sample_ours(x0_try, t_try, noise_try), ddpm.q_sample(x0_try, t_try, noise_try, schedule)
+print(f"q_sample: ours vs course_lib, max |difference| = {(ours - library).abs().max():.1e}")
+assert torch.equal(ours, library)
 
 # %% [markdown]
 # Check it against the closed form: for a fixed $x_0$, many samples of $x_t$ must have
@@ -122,12 +148,12 @@ def noised(t: int) -> torch.Tensor:
     return ddpm.q_sample(examples, torch.full((8,), t), noise, schedule)
 
 
-def show_t(t=0):
+def show_t(t=250):
     fig = viz.show_images(noised(t).clamp(-1, 1), nrow=8, titles=[f"t={t}"] * 8)
     display(fig)
 
 
-widgets.interact(show_t, t=widgets.IntSlider(0, 0, RECIPE.num_steps - 1, 25))
+widgets.interact(show_t, t=widgets.IntSlider(250, 0, RECIPE.num_steps - 1, 25));
 steps_to_show = [0, 100, 250, 400, 550, 700, 850, 999]
 viz.show_images(torch.cat([noised(t)[:1] for t in steps_to_show]).clamp(-1, 1), nrow=8,
                 titles=[f"t={t}" for t in steps_to_show])
@@ -145,10 +171,39 @@ viz.show_images(torch.cat([noised(t)[:1] for t in steps_to_show]).clamp(-1, 1), 
 # and we step with $\tilde\mu_t(\hat x_0, x_t)$. Training is regression on the noise:
 #
 # $$\mathcal L = \mathbb E_{x_0, t, \varepsilon}\,\big\|\varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\varepsilon,\ t)\big\|^2.$$
+#
+# (Section 4 writes this loss out.) Here is one reverse step, the **ancestral step**,
+# exactly as the equations say: estimate $\hat x_0$ from the predicted noise (clamped to
+# the data range $[-1, 1]$), take the posterior mean $\tilde\mu_t(\hat x_0, x_t)$, and
+# add $\sqrt{\tilde\beta_t}\,z$ with fresh noise $z$ — except at $t = 0$, the last step,
+# which returns the mean. One numerical detail: at $t = 0$, $1-\bar\alpha_0 \approx 4\cdot
+# 10^{-5}$, and subtracting from 1 in float32 (7 significant digits) loses three of them,
+# so, like `make_schedule`, we compute the coefficients in float64 from the betas.
 
 # %%
-print(inspect.getsource(ddpm.diffusion_loss))
-print(inspect.getsource(ddpm.ancestral_step))
+betas64 = cosine_betas(RECIPE.num_steps)                                 # (T,) float64, as make_schedule starts
+abar64 = torch.cumprod(1 - betas64, dim=0)                               # alpha_bar_t
+abar_prev64 = torch.cat([torch.ones(1, dtype=torch.float64), abar64[:-1]])   # alpha_bar_{t-1}, with alpha_bar_{-1} = 1
+
+
+def ancestral_step_ours(eps_hat, x_t, t, z):
+    per_sample = lambda v: v[t].reshape(-1, *[1] * (x_t.ndim - 1))      # (B, 1, 1, 1)
+    a, a_prev, beta = per_sample(abar64), per_sample(abar_prev64), per_sample(betas64)
+    eps_hat, x_t, z = eps_hat.double(), x_t.double(), z.double()
+    x0_hat = ((x_t - (1 - a).sqrt() * eps_hat) / a.sqrt()).clamp(-1, 1)    # the predicted clean image
+    mean = (a_prev.sqrt() * beta / (1 - a)) * x0_hat + ((1 - beta).sqrt() * (1 - a_prev) / (1 - a)) * x_t
+    var = beta * (1 - a_prev) / (1 - a)                                    # beta~_t
+    not_last = (t > 0).double().reshape(-1, *[1] * (x_t.ndim - 1))       # no noise on the last step
+    return (mean + not_last * var.sqrt() * z).float()
+
+
+eps_try, z_try = torch.randn(5, 1, 8, 8, generator=g), torch.randn(5, 1, 8, 8, generator=g)
+x_t_try = ddpm.q_sample(x0_try.clamp(-1, 1), t_try, noise_try, schedule)
+ours = ancestral_step_ours(eps_try, x_t_try, t_try, z_try)
+library = ddpm.ancestral_step(eps_try, x_t_try, t_try, schedule, z_try)
+print(f"ancestral step at t = {t_try.tolist()}: ours vs course_lib, max |difference| = "
+      f"{(ours - library).abs().max():.1e}")
+torch.testing.assert_close(ours, library)                               # float32 tolerance
 
 # %% [markdown]
 # ## 3. A 2-D toy first
@@ -186,6 +241,17 @@ assert coverage > 0.9 and modes_hit == 8, "the toy model must put its samples on
 # of the digit we want, $\varepsilon_\theta(x_t, t, y)$. (In training the model replaces
 # the label by a "null" label 10 % of the time, `class_dropout` — unused today, it lets
 # day 04 do classifier-free guidance.)
+#
+# ![The MLPDenoiser of the cpu preset: x_t flattened to 64 numbers, Linear to 128, three residual blocks modulated by c = time(t) + label(y), LayerNorm and Linear back to 64 numbers, the predicted noise, compared with ε by MSE](figures/day03_mlp_denoiser.svg)
+#
+# The figure is `MLPDenoiser(RECIPE.model)` with its attribute names. The top row is
+# the image's path: the noisy digit is flattened to 64 numbers, widened to a hidden
+# vector `h` of 128, passed through 3 residual blocks and mapped back to 64 numbers:
+# the predicted noise $\hat\varepsilon$. The bottom row is the *condition* `c`: the
+# timestep's sinusoidal features through a small MLP, plus a learned vector for the
+# label. `c` does not enter as an input; inside each block a Linear (`film`) turns it
+# into a per-feature scale and shift of the normalised `h`. That is how one network
+# knows how noisy its input is and which digit to aim for.
 #
 # The loss, written out: a random timestep per image, fresh noise, the noisy image in
 # one jump, and the squared error of the predicted noise. It must give exactly the
@@ -277,16 +343,52 @@ assert sample_accuracy >= 0.90, "class-conditional DDPM samples must be recognis
 # %% [markdown]
 # ## In production
 #
+# - **The papers.** Today's lesson is [DDPM (Ho et al. 2020)](https://arxiv.org/abs/2006.11239)
+#   with the cosine schedule of [Improved DDPM (Nichol & Dhariwal 2021)](https://arxiv.org/abs/2102.09672).
+#   The authors' trained models are on the Hugging Face Hub, e.g.
+#   [google/ddpm-cifar10-32](https://huggingface.co/google/ddpm-cifar10-32).
 # - **Architectures.** Real image models use a U-Net (Stable Diffusion 1–2, Imagen) or a
 #   Transformer (DiT, Stable Diffusion 3, Sora — day 04) instead of an MLP, and work in a
 #   VAE's latent space (day 06).
 # - **Parameterisation and schedules.** Many predict $v$ instead of $\varepsilon$
-#   (`ddpm.to_x0_eps` converts between the three), and tune the schedule so the last step
-#   really is pure noise (zero terminal SNR; Lin et al. 2024).
+#   ([Salimans & Ho 2022](https://arxiv.org/abs/2202.00512); `ddpm.to_x0_eps` converts
+#   between the three), and tune the schedule so the last step really is pure noise
+#   (zero terminal SNR; [Lin et al. 2024](https://arxiv.org/abs/2305.08891)).
 # - **Speed.** 1,000 network calls per sample is slow; day 04's DDIM needs 20–50, and
 #   distillation (day 07) 1–4.
-# - **Failure modes.** Memorisation of training images (Carlini et al. 2023), colour
-#   shifts from exposure bias, and the fact that likelihood and visual quality disagree.
+# - **Failure modes.** Memorisation of training images
+#   ([Carlini et al. 2023](https://arxiv.org/abs/2301.13188)), colour shifts from exposure
+#   bias, and the fact that likelihood and visual quality disagree.
+#
+# The production library is Hugging Face [diffusers](https://huggingface.co/docs/diffusers/index):
+# its [`DDPMScheduler`](https://huggingface.co/docs/diffusers/api/schedulers/ddpm) holds
+# the schedule, `add_noise` is our `q_sample` and `step` our `ancestral_step`; a
+# [`UNet2DModel`](https://huggingface.co/docs/diffusers/api/models/unet2d) with
+# `num_class_embeds` plays our class-conditional denoiser. The same training step and
+# sampling loop, written with it (not run here: the course is offline):
+#
+# ```python
+# import torch
+# import torch.nn.functional as F
+# from diffusers import DDPMScheduler, UNet2DModel
+#
+# scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")  # cosine
+# unet = UNet2DModel(sample_size=32, in_channels=3, out_channels=3, num_class_embeds=10)
+#
+# # training step: q_sample, then MSE on the noise
+# t = torch.randint(0, 1000, (len(x0),))
+# noise = torch.randn_like(x0)
+# x_t = scheduler.add_noise(x0, noise, t)
+# loss = F.mse_loss(unet(x_t, t, class_labels=labels).sample, noise)
+#
+# # sampling: 1,000 ancestral steps from pure noise
+# scheduler.set_timesteps(1000)
+# x = torch.randn(len(labels), 3, 32, 32)
+# for t in scheduler.timesteps:
+#     with torch.no_grad():
+#         eps = unet(x, t, class_labels=labels).sample
+#     x = scheduler.step(eps, t, x).prev_sample
+# ```
 #
 # ## Summary
 #
@@ -297,4 +399,5 @@ assert sample_accuracy >= 0.90, "class-conditional DDPM samples must be recognis
 #   class-conditional samples about as well as it labels real digits.
 #
 # **Exercises:** [`../exercises/day03_ddpm.ipynb`](../exercises/day03_ddpm.ipynb) — `q_sample`,
-# the posterior mean and variance, and one ancestral step. Then `course check day03`.
+# the posterior mean and variance, one ancestral step, and an experiment (a denoiser
+# trained blind to $t$). Then `course check day03`.

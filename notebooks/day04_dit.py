@@ -27,10 +27,9 @@
 # `course_lib.diffusion.dit` (the DiT), `course_lib.diffusion.ddpm` (DDIM, guidance),
 # `course_lib.diffusion.dit_train` (the training recipe and its size presets).
 # The exercises rebuild a DDIM step, the guidance combination, patchify/unpatchify and
-# adaLN modulation.
+# adaLN modulation, then measure what too few DDIM steps do to the samples.
 
 # %%
-import inspect
 import time
 
 import ipywidgets as widgets
@@ -41,7 +40,7 @@ from course_lib import viz
 from course_lib.data.digits import digits_split, load_digits16
 from course_lib.data.judge import load_judge
 from course_lib.diffusion import ddpm
-from course_lib.diffusion.dit import DiT, DiTConfig, modulate
+from course_lib.diffusion.dit import DiT, DiTConfig
 from course_lib.diffusion.dit_train import PRESETS, train_dit
 from course_lib.diffusion.schedules import make_schedule
 from course_lib.metrics import frechet_distance, mean_pairwise_distance
@@ -73,18 +72,39 @@ cpu_start = time.process_time()
 #
 # A Transformer needs a sequence. DiT, like ViT, cuts the image into $p\times p$
 # patches, flattens each and projects it to a $D$-dimensional token. A 16×16 digit
-# with $p = 4$ becomes $4 \times 4 = 16$ tokens of $4\cdot4\cdot1 = 16$ numbers each;
-# `patchify` and `unpatchify` are exact inverses.
+# with $p = 4$ becomes $4 \times 4 = 16$ tokens of $4\cdot4\cdot1 = 16$ numbers each.
+#
+# Both directions are one reshape and one permute. `reshape` splits the height into
+# (patch row, row inside the patch) and the width likewise; `permute` brings the two
+# grid axes to the front (they become the token index, row-major) and the three
+# inside-the-patch axes to the back (they become the token's numbers). `unpatchify`
+# undoes it in reverse order. Ours must give exactly the library's, and invert it.
 
 # %%
 images, labels = load_digits16()
 train_idx, test_idx = digits_split()
 print("digits:", tuple(images.shape), f"in [{images.min():.0f}, {images.max():.0f}]")
-tokens = patchify(images[:2], RECIPE.model.patch)
+
+
+def patchify_ours(x, p):
+    b, c, h, w = x.shape
+    x = x.reshape(b, c, h // p, p, w // p, p)                               # (B, C, gh, p, gw, p)
+    return x.permute(0, 2, 4, 3, 5, 1).reshape(b, (h // p) * (w // p), p * p * c)   # (B, N, p*p*C)
+
+
+def unpatchify_ours(tokens, p, c, grid):
+    gh, gw = grid
+    x = tokens.reshape(len(tokens), gh, gw, p, p, c).permute(0, 5, 1, 3, 2, 4)      # (B, C, gh, p, gw, p)
+    return x.reshape(len(tokens), c, gh * p, gw * p)
+
+
+tokens = patchify_ours(images[:2], RECIPE.model.patch)
 print("patchify:", tuple(images[:2].shape), "->", tuple(tokens.shape), "(B, N, p*p*C)")
 grid = 16 // RECIPE.model.patch
+assert torch.equal(tokens, patchify(images[:2], RECIPE.model.patch)), "ours must equal course_lib's patchify"
+assert torch.equal(unpatchify_ours(tokens, RECIPE.model.patch, 1, (grid, grid)), images[:2])
 assert torch.equal(unpatchify(tokens, RECIPE.model.patch, 1, (grid, grid)), images[:2])
-print(inspect.getsource(unpatchify))
+print("ours = course_lib's patchify exactly, and unpatchify(patchify(x)) = x exactly")
 
 # %%
 p = 4
@@ -124,9 +144,18 @@ assert DiTConfig(input_size=16, patch=RECIPE.model.patch).num_tokens == (16 // R
 # %% [markdown]
 # ## 2. The Diffusion Transformer
 #
-# Tokens plus fixed 2-D sin-cos positions go through $N$ Transformer blocks; the
-# timestep and the label are not tokens but a vector $c$ that *modulates* every block
-# (adaptive LayerNorm, "adaLN"): a Linear maps $c$ to a shift, a scale and a gate, and
+# ![The DiT of the cpu preset: a 16×16 noisy digit cut into 4×4 patches, patch_embed to 16 tokens of 64 numbers, plus fixed sin-cos positions, 3 AdaLNZeroBlocks, final_layer to 16 numbers per token, unpatchify to the predicted noise; below, t and y embedded and summed into c, which feeds every block and the final layer](figures/day04_dit.svg)
+#
+# Follow the top row: the noisy image is cut into patches, each patch becomes a token
+# (`patch_embed`, a Conv2d whose kernel and stride are the patch size: the same
+# Linear applied to every patch), a fixed table of positions is added (grey: not trained), and the tokens go
+# through the blocks. The last layer maps every token back to its 16 pixels and
+# `unpatchify` reassembles the image: the predicted noise, trained with day 03's loss.
+# The bottom row is the condition: the timestep and the label are not tokens; they are
+# embedded, summed into one vector $c$, and handed to *every* block.
+#
+# Inside each block, $c$ *modulates* the tokens (adaptive LayerNorm, "adaLN"): a Linear
+# maps $c$ to a shift, a scale and a gate for each half of the block, and
 #
 # $$h = x + g_a \odot \mathrm{Attn}\big(\mathrm{LN}(x)(1 + s_a) + b_a\big), \qquad
 #   y = h + g_m \odot \mathrm{MLP}\big(\mathrm{LN}(h)(1 + s_m) + b_m\big).$$
@@ -136,10 +165,53 @@ assert DiTConfig(input_size=16, patch=RECIPE.model.patch).num_tokens == (16 // R
 # predicts $\hat\varepsilon = 0$. The label table has an extra *null* row (label 10) that
 # replaces the label 10 % of the time in training — the model learns $p(x)$ and
 # $p(x\mid y)$ at once, which is all guidance needs.
+#
+# ![One AdaLNZeroBlock: x passes norm1, a scale-and-shift, 4-head attention, a gate and a residual add, then norm2, a scale-and-shift, the MLP, a gate and a residual add; below, c goes through adaLN_modulation (SiLU, Linear 64 to 384, zero-initialised), whose six outputs feed the two scale-and-shifts and the two gates](figures/day04_adaln_zero_block.svg)
+#
+# The block, with the names of `dit.AdaLNZeroBlock`. The top row is an ordinary
+# pre-norm Transformer block (attention half, then MLP half, each with a residual
+# add) whose LayerNorms have no learned scale of their own. Instead, the bottom row
+# computes them from $c$: one Linear produces six vectors of 64, a shift and a scale
+# for each LayerNorm and a gate that multiplies each half's output before the add.
+# Because that Linear starts at zero, every gate starts at 0 and the block passes $x$
+# through unchanged; training opens the gates as far as they help.
+#
+# Here is the block's forward and the DiT's, written with the library's layers (the
+# attention is day 02's). An untrained DiT outputs exactly 0, which would make a
+# comparison trivial, so we check ours on a DiT whose weights are all randomised.
 
 # %%
-print(inspect.getsource(modulate))
-print(inspect.getsource(DiT.forward))
+def adaln_zero_block(block, x, c):
+    """One AdaLNZeroBlock's forward with its own layers: x (B, N, D), c (B, D) -> (B, N, D)."""
+    shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = block.adaLN_modulation(c).chunk(6, dim=-1)  # 6 x (B, D)
+    h = block.norm1(x) * (1 + scale_a[:, None]) + shift_a[:, None]     # adaLN: per sample, same for all tokens
+    x = x + gate_a[:, None] * block.attn(h)                            # gated attention residual
+    h = block.norm2(x) * (1 + scale_m[:, None]) + shift_m[:, None]
+    return x + gate_m[:, None] * block.mlp(h)                          # gated MLP residual
+
+
+def dit_forward(model, x, t, labels):
+    cfg = model.config
+    tokens = model.patch_embed(x) + model.pos_embed                   # (B, N, D) + fixed positions
+    c = model.t_embedder(t) + model.y_embedder(labels)                # (B, D) the condition
+    for block in model.blocks:
+        tokens = adaln_zero_block(block, tokens, c)
+    final = model.final_layer
+    shift, scale = final.adaLN_modulation(c).chunk(2, dim=-1)
+    out = final.linear(final.norm(tokens) * (1 + scale[:, None]) + shift[:, None])   # (B, N, p*p*C)
+    return unpatchify_ours(out, cfg.patch, cfg.in_channels, (cfg.grid, cfg.grid))
+
+
+torch.manual_seed(0)
+probe = DiT(RECIPE.model).eval()
+with torch.no_grad():
+    for weight in probe.parameters():
+        weight.normal_(0, 0.1)                                         # no zeros left anywhere
+    x_probe, t_probe, y_probe = torch.randn(4, 1, 16, 16), torch.tensor([0, 10, 500, 999]), torch.tensor([0, 1, 2, 10])
+    ours, library = dit_forward(probe, x_probe, t_probe, y_probe), probe(x_probe, t_probe, y_probe)
+print(f"DiT forward on random weights: output max |value| {library.abs().max():.2f}; ours vs course_lib, "
+      f"max |difference| = {(ours - library).abs().max():.1e}")
+torch.testing.assert_close(ours, library)
 
 # %%
 seed_everything(0)
@@ -184,17 +256,67 @@ print(f"final loss {sum(history[-100:]) / 100:.3f}; {train_seconds:.0f} s of tra
 # reusing the predicted noise". With $\eta = 0$ it is deterministic — an ODE solver, so
 # the same starting noise always gives the same image — and with $\eta = 1$ and
 # $t_\text{prev} = t-1$ it is exactly DDPM. No retraining: any $\varepsilon$-model works.
+#
+# ![Two timelines from t = 999 (noise) to clean data: DDPM visits all 1,000 timesteps, one small step each; DDIM-5 visits t = 999, 799, 599, 399, 199 and jumps between them](figures/day04_ddim_steps.svg)
+#
+# The figure shows what changes at sampling time. DDPM (top) must visit every one of
+# the 1,000 timesteps, because each of its steps is only valid for a small change of
+# noise level. DDIM (bottom, 5 steps, "trailing" spacing: it starts exactly at $T-1$)
+# visits a handful and jumps between them with the formula above; each jump costs one
+# network call.
+#
+# The step, written out. The schedule is indexed with `t + 1` into a copy padded with
+# $\bar\alpha_{-1} = 1$, so `t_prev = -1` means "jump to clean data". We check it
+# against `ddpm.ddim_step` for $\eta = 0$ and $\eta = 1$, and check the claim above:
+# with $\eta = 1$ and $t_\text{prev} = t-1$ it is day 03's ancestral step (without
+# the clamp of $\hat x_0$).
 
 # %%
-print(inspect.getsource(ddpm.ddim_step))
+def ddim_step_ours(eps, x_t, t, t_prev, eta=0.0, z=None):
+    padded = torch.cat([torch.ones(1), schedule.alpha_bars])            # padded[t + 1] = alpha_bar_t
+    a_t, a_prev = padded[t + 1].view(-1, 1, 1, 1), padded[t_prev + 1].view(-1, 1, 1, 1)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()               # 1. predict the clean image
+    sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
+    x_prev = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps   # 2. re-noise to t_prev
+    return x_prev + sigma * z if eta > 0 else x_prev                   # 3. fresh noise only if eta > 0
+
+
+g = torch.Generator().manual_seed(0)
+x_try, eps_try, z_try = (torch.randn(4, 1, 16, 16, generator=g) for _ in range(3))
+t_try, t_prev_try = torch.tensor([999, 600, 300, 50]), torch.tensor([949, 400, 0, -1])
+for eta in (0.0, 1.0):
+    ours = ddim_step_ours(eps_try, x_try, t_try, t_prev_try, eta, z_try)
+    library = ddpm.ddim_step(eps_try, x_try, t_try, t_prev_try, schedule, eta=eta, noise=z_try)
+    print(f"DDIM step, eta = {eta}: ours vs course_lib, max |difference| = {(ours - library).abs().max():.1e}")
+    torch.testing.assert_close(ours, library)
+ours = ddim_step_ours(eps_try, x_try, t_try, t_try - 1, 1.0, z_try)
+ancestral = ddpm.ancestral_step(eps_try, x_try, t_try, schedule, z_try, clip_x0=False)
+print(f"DDIM with eta = 1, t_prev = t - 1 vs DDPM's ancestral step: max |difference| = "
+      f"{(ours - ancestral).abs().max():.1e} (float32 rounding)")
+torch.testing.assert_close(ours, ancestral)
 print("20 DDIM timesteps (trailing):", ddpm.ddim_timesteps(RECIPE.num_steps, 20))
 
 # %% [markdown]
 # Guidance wraps the model so that each call runs the conditional and the null-label
-# pass in one batch of $2B$ and combines them (section 5 explains the formula):
+# pass in one batch of $2B$ and combines them (section 5 explains the formula). Ours
+# must give exactly `ddpm.guided`'s prediction on the trained model:
 
 # %%
-print(inspect.getsource(ddpm.guided))
+def guided_ours(model, labels, scale):
+    def model_fn(x, t):
+        null = torch.full_like(labels, model.null_label)                  # label 10: "no label"
+        out = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, null]))   # one batch of 2B
+        eps_cond, eps_uncond = out.chunk(2)
+        return eps_uncond + scale * (eps_cond - eps_uncond)
+    return model_fn
+
+
+with torch.no_grad():
+    x_dev, t_dev, y_dev = x_try.to(DEVICE), t_try.to(DEVICE), torch.arange(4, device=DEVICE)
+    ours = guided_ours(model, y_dev, 3.0)(x_dev, t_dev)
+    library = ddpm.guided(model, y_dev, model.null_label, 3.0)(x_dev, t_dev)
+print(f"guided prediction, w = 3: ours vs course_lib, max |difference| = {(ours - library).abs().max():.1e}")
+torch.testing.assert_close(ours, library)
 
 # %% [markdown]
 # Now the table: the same DiT, the same starting noises (`samples_per_class` per class),
@@ -271,11 +393,14 @@ viz.show_images(torch.cat([ddim_samples[s].view(10, -1, 1, 16, 16)[:, 0] for s i
 # plain conditional model, $w > 1$ sharpens toward the most recognisable digits — and
 # away from the variety. To measure the variety we use a **diversity score**: within
 # each class, the mean distance between the judge features of every pair of samples
-# (`mean_pairwise_distance`), averaged over the ten classes. Real digits set the scale.
+# (`mean_pairwise_distance`; `torch.pdist` lists the $N(N-1)/2$ pair distances, so it
+# is their mean), averaged over the ten classes. Real digits set the scale.
 
 # %%
-print(inspect.getsource(ddpm.cfg_combine))
-print(inspect.getsource(mean_pairwise_distance))
+feats_try = torch.randn(20, 8, generator=g)
+ours, library = torch.pdist(feats_try.double()).mean().item(), mean_pairwise_distance(feats_try)
+print(f"mean pairwise distance of 20 random points: ours {ours:.6f}, course_lib {library:.6f}")
+assert abs(ours - library) < 1e-9
 
 
 def diversity(samples: torch.Tensor, classes: torch.Tensor) -> float:
@@ -329,7 +454,41 @@ def show_class(digit=3, scale=3.0):
     display(viz.show_images(out, nrow=10, scale=0.7))
 
 
-widgets.interact(show_class, digit=widgets.IntSlider(3, 0, 9), scale=widgets.FloatSlider(3.0, min=0, max=8, step=0.5))
+widgets.interact(show_class, digit=widgets.IntSlider(3, 0, 9), scale=widgets.FloatSlider(3.0, min=0, max=8, step=0.5));
+
+# %% [markdown]
+# **Both knobs at once.** The cell below samples one digit of each class for every
+# pair of DDIM steps (5, 10, 25, 50) and guidance scale (0, 1, 3, 6), all from the
+# same ten starting noises; the sliders then only look the images up, so they answer
+# at once. Things to look for: along the steps slider the images change little
+# (deterministic DDIM solves one ODE, more or less finely; 5 steps is where it starts
+# to show); along the guidance slider, $w = 0$ ignores the labels (digit-like shapes,
+# but not the digits asked for) and $w \ge 1$ follows them.
+
+# %%
+# 16 settings x 10 digits, 360 DiT calls in all: 1.3 s on one idle CPU thread, 2.6 s on
+# a busy machine (measured with time.perf_counter; the cell prints its own time).
+GRID_STEPS, GRID_SCALES = [5, 10, 25, 50], [0.0, 1.0, 3.0, 6.0]
+digits = torch.arange(10, device=DEVICE)
+start = time.perf_counter()
+grid_samples = {(steps, w): ddpm.sample_ddim(ddpm.guided(model, digits, model.null_label, w), (10, 1, 16, 16),
+                                             schedule.to(DEVICE), steps=steps, device=DEVICE, x_T=x_T[:10],
+                                             progress=False).cpu()
+                for steps in GRID_STEPS for w in GRID_SCALES}
+print(f"{len(grid_samples)} settings x 10 digits sampled in {time.perf_counter() - start:.1f} s")
+
+
+def show_grid(steps=25, w=3.0):
+    fig, axes = plt.subplots(1, 10, figsize=(8, 1.3))
+    for digit, ax in enumerate(axes):
+        ax.imshow(grid_samples[(steps, w)][digit, 0], cmap="gray", vmin=-1, vmax=1)
+        ax.set(xticks=[], yticks=[], title=f"{digit}")
+    fig.suptitle(f"DDIM-{steps}, guidance w = {w} (above each image: the digit asked for)", y=1.05)
+    plt.show()
+
+
+widgets.interact(show_grid, steps=widgets.SelectionSlider(options=GRID_STEPS, value=25),
+                 w=widgets.SelectionSlider(options=GRID_SCALES, value=3.0));
 
 # %% [markdown]
 # ## 6. Measure it
@@ -338,6 +497,8 @@ widgets.interact(show_class, digit=widgets.IntSlider(3, 0, 9), scale=widgets.Flo
 acc50, acc20 = table["DDIM-50"][0], table["DDIM-20"][0]
 print(f"DiT + CFG (w = {CONFIG['guidance']}), DDIM-50: {acc50:.1%}; DDIM-20: {acc20:.1%} "
       f"(gap {abs(acc50 - acc20):.1%}); real digits {real_accuracy:.1%}")
+print(f"DDIM-20 took {table['DDIM-20'][2] / table['DDIM-50'][2]:.0%} of DDIM-50's time "
+      f"(20 / 50 = 40 % of the network calls)")
 print(f"training {train_seconds:.0f} s; notebook {time.perf_counter() - notebook_start:.0f} s wall, "
       f"{time.process_time() - cpu_start:.0f} s CPU")
 # Over training seeds 0-3 (`COURSE_SEED=N course run day04`): DDIM-50 95.5-99.5 %, DDIM-20
@@ -350,23 +511,48 @@ assert sweep[ws[-1]][2] < sweep[1.0][2], "strong guidance must reduce within-cla
 # %% [markdown]
 # ## In production
 #
-# - **DiT everywhere.** DiT-XL/2 (ImageNet 256², on 32×32×4 latents, 256 tokens) beat
-#   the U-Nets; Stable Diffusion 3 and Flux use MM-DiT (text and image tokens in one
-#   attention), and Sora, Veo and HunyuanVideo use *spacetime* patches of video latents
-#   (day 05) — the token arithmetic above, with time as a third axis, is what makes
-#   video expensive.
-# - **Guidance in practice.** Scales of 3–8 for text-to-image (SD 1.5 default 7.5);
-#   too high over-saturates and loses diversity, as the sweep shows. Refinements: CFG
-#   only on a middle interval of timesteps (Kynkäänniemi et al. 2024), rescaled CFG
+# - **DiT everywhere.** [DiT-XL/2](https://arxiv.org/abs/2212.09748) (ImageNet 256², on
+#   32×32×4 latents, 256 tokens; code at
+#   [facebookresearch/DiT](https://github.com/facebookresearch/DiT), weights as
+#   [facebook/DiT-XL-2-256](https://huggingface.co/facebook/DiT-XL-2-256)) beat the
+#   U-Nets; [Stable Diffusion 3](https://arxiv.org/abs/2403.03206) and Flux use MM-DiT
+#   (text and image tokens in one attention), and Sora, Veo and HunyuanVideo use
+#   *spacetime* patches of video latents (day 05) — the token arithmetic above, with time
+#   as a third axis, is what makes video expensive.
+# - **Guidance in practice.** [Classifier-free guidance](https://arxiv.org/abs/2207.12598)
+#   at scales of 3–8 for text-to-image (SD 1.5 default 7.5); too high over-saturates and
+#   loses diversity, as the sweep shows. Refinements: CFG only on a middle interval of
+#   timesteps ([Kynkäänniemi et al. 2024](https://arxiv.org/abs/2404.07724)), rescaled CFG
 #   against over-exposure, negative prompts (the "unconditional" pass with an unwanted
 #   prompt). Text dropout in training (the null label) is what makes it possible.
-# - **Fewer steps.** DDIM is a first-order ODE solver; DPM-Solver++, UniPC and Heun
-#   (EDM) reach the same quality in 10–25 steps; flow matching (SD3) straightens the
-#   paths. Distillation (day 07: progressive, consistency, adversarial) gets to 1–4.
+# - **Fewer steps.** [DDIM](https://arxiv.org/abs/2010.02502) is a first-order ODE
+#   solver; [DPM-Solver++](https://arxiv.org/abs/2211.01095), UniPC and Heun (EDM) reach
+#   the same quality in 10–25 steps; flow matching (SD3) straightens the paths.
+#   Distillation (day 07: progressive, consistency, adversarial) gets to 1–4.
 # - **Guidance distillation.** CFG doubles the cost of every step; distilled models
 #   (Flux-dev, SDXL-Turbo) take $w$ as an input and run one pass.
-# - **Failure modes.** Trailing vs leading timesteps matter (Lin et al. 2024), high CFG
-#   collapses variety and amplifies dataset biases, and few-step samplers blur detail.
+# - **Failure modes.** Trailing vs leading timesteps matter
+#   ([Lin et al. 2024](https://arxiv.org/abs/2305.08891)), high CFG collapses variety and
+#   amplifies dataset biases, and few-step samplers blur detail.
+#
+# In Hugging Face diffusers the whole of today's pipeline is
+# [`DiTPipeline`](https://huggingface.co/docs/diffusers/api/pipelines/dit): a DiT over
+# the latents of a VAE, class labels with a null class, classifier-free guidance, and a
+# swappable scheduler such as
+# [`DDIMScheduler`](https://huggingface.co/docs/diffusers/api/schedulers/ddim) (with
+# `timestep_spacing="trailing"`, our spacing). Not run here (the course is offline and
+# DiT-XL/2 has 675 M parameters):
+#
+# ```python
+# import torch
+# from diffusers import DDIMScheduler, DiTPipeline
+#
+# pipe = DiTPipeline.from_pretrained("facebook/DiT-XL-2-256", torch_dtype=torch.float16).to("cuda")
+# pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, timestep_spacing="trailing")
+# class_ids = pipe.get_label_ids(["white shark", "umbrella"])      # ImageNet class names -> labels
+# images = pipe(class_labels=class_ids, num_inference_steps=20, guidance_scale=4.0,
+#               generator=torch.manual_seed(0)).images              # PIL images, 256 x 256
+# ```
 #
 # ## Summary
 #
@@ -374,10 +560,10 @@ assert sweep[ws[-1]][2] < sweep[1.0][2], "strong guidance must reduce within-cla
 #   timestep and label (adaLN-Zero, identity at init); tokens $=(H/p)(W/p)$, attention
 #   cost $\propto$ tokens².
 # - DDIM jumps between any two noise levels with the same trained model; here 20 steps
-#   match 50 in accuracy at 40 % of the cost.
+#   match 50 in accuracy with 40 % of the network calls (section 6 prints the time).
 # - Classifier-free guidance $\varepsilon_u + w(\varepsilon_c-\varepsilon_u)$ buys
 #   accuracy with diversity.
 #
 # **Exercises:** [`../exercises/day04_dit.ipynb`](../exercises/day04_dit.ipynb) — a DDIM
-# step, the guidance combination, patchify/unpatchify and adaLN modulation. Then
-# `course check day04`.
+# step, the guidance combination, patchify/unpatchify, adaLN modulation, and a DDIM
+# sampling loop with an experiment on the number of steps. Then `course check day04`.

@@ -33,18 +33,20 @@
 # and `course_lib.video_metrics` (how we score a clip).
 
 # %%
-import inspect
 import time
 from dataclasses import replace
 
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F
+from einops import rearrange, repeat
 
 from course_lib import video_metrics as vm
 from course_lib import viz
 from course_lib.data.frame_judge import load_frame_judge
-from course_lib.diffusion import video_dit
-from course_lib.diffusion.video_dit import TemporalBlock, VideoDiT, coherent_noise, inflate, sample_video
+from course_lib.diffusion import ddpm, video_dit
+from course_lib.diffusion.video_dit import VideoDiT, coherent_noise, inflate, sample_video
 from course_lib.diffusion.video_dit_train import FULL_ATTENTION_PRESETS, PRESETS, train_image_dit, train_video_dit
 from course_lib.nn.embeddings import patchify3d, spacetime_token_count, unpatchify3d
 from course_lib.runtime import get_device, seed_everything
@@ -74,26 +76,57 @@ cpu_start = time.process_time()
 # %% [markdown]
 # ## 1. Spacetime patches and what they cost
 #
+# ![A moving-digit clip of 8 frames of 12×12 pixels, each frame cut by a 3×3 grid of 4×4 patches; the 72 patches laid out as a token sequence, frame 0's nine tokens first, and a Conv3d projecting each 16-pixel patch to a 64-dimensional token](figures/day05_spacetime_patches.svg)
+#
 # Day 04 cut an image into $p\times p$ patches. A video $(C, T, H, W)$ is cut into
 # $p_t\times p_h\times p_w$ *spacetime* patches — a small tube through time — and each
 # becomes one token: $N = \frac{T}{p_t}\cdot\frac{H}{p_h}\cdot\frac{W}{p_w}$ tokens.
-# `patchify3d` orders them time-major (all patches of the first frame group in row-major
-# order, then the next group) and flattens each patch as $(p_t, p_h, p_w, C)$;
-# `unpatchify3d` is its exact inverse. A Conv3d with kernel = stride =
-# $(p_t, p_h, p_w)$ (`SpacetimePatchEmbed`) applies one linear map to every patch.
+# The figure shows one of our training clips: with patches of $(1, 4, 4)$ every frame
+# gives $3\times 3 = 9$ tokens, and the clip $8\cdot 9 = 72$. The tokens are ordered
+# *time-major* (the 9 patches of frame 0 in row-major order, then those of frame 1, ...),
+# and each patch is flattened as $(p_t, p_h, p_w, C)$. A Conv3d with kernel = stride =
+# $(p_t, p_h, p_w)$ (`SpacetimePatchEmbed`) then applies one linear map to every patch.
+#
+# Cutting is a reshape and a transpose: split each of $T, H, W$ into (grid, patch), move
+# the three grid axes to the front and the patch axes (channel last) to the back. We
+# write it and compare with `course_lib.nn.embeddings.patchify3d`, with $p_t = 2$ so that a
+# token really is a tube through two frames. The two agree bit for bit (a maximum
+# difference of exactly 0: they move the same numbers to the same places):
 
 # %%
+def our_patchify3d(x, patch):
+    """(B, C, T, H, W) -> (B, N, pt*ph*pw*C), tokens time-major, each patch as (pt, ph, pw, C)."""
+    pt, ph, pw = patch
+    b, c, t, h, w = x.shape
+    x = x.reshape(b, c, t // pt, pt, h // ph, ph, w // pw, pw)     # split T, H, W into (grid, patch)
+    x = x.permute(0, 2, 4, 6, 3, 5, 7, 1)                           # (B, gt, gh, gw, pt, ph, pw, C)
+    return x.reshape(b, -1, pt * ph * pw * c)
+
+
 clip = torch.randn(2, 3, 8, 12, 12)              # (B, C, T, H, W)
-tokens = patchify3d(clip, (2, 4, 4))
-print("patchify3d:", tuple(clip.shape), "->", tuple(tokens.shape), "(B, N, pt*ph*pw*C)")
-assert torch.equal(unpatchify3d(tokens, (2, 4, 4), 3, (4, 3, 3)), clip)
-print(inspect.getsource(patchify3d))
+tokens = our_patchify3d(clip, (2, 4, 4))
+print("our patchify3d:", tuple(clip.shape), "->", tuple(tokens.shape), "(B, N, pt*ph*pw*C)")
+print("token 1 of clip 0 is frames 0-1, rows 0-3, columns 4-7:",
+      torch.equal(tokens[0, 1], clip[0, :, 0:2, 0:4, 4:8].permute(1, 2, 3, 0).flatten()))
+lib_tokens = patchify3d(clip, (2, 4, 4))
+print(f"ours vs course_lib's patchify3d: max difference {(tokens - lib_tokens).abs().max():.1e}")
+assert torch.equal(tokens, lib_tokens), "must equal course_lib's patchify3d exactly"
+assert torch.equal(unpatchify3d(tokens, (2, 4, 4), 3, (4, 3, 3)), clip), "unpatchify3d must invert it exactly"
 
 # %% [markdown]
-# **The token arithmetic.** Self-attention over all $N$ tokens ("full 3-D attention")
-# costs $\propto N^2$. *Factorized* attention attends within each frame ($T'$ groups of
+# **The token arithmetic.**
+#
+# ![Three 8×9 grids of the tokens of one clip (rows: frames, columns: patch positions): full 3-D attention lets one query token see all 72 tokens (5,184 pairs); spatial attention only its own frame (648 pairs); temporal attention only its own position in every frame (576 pairs)](figures/day05_attention_patterns.svg)
+#
+# Self-attention over all $N$ tokens ("full 3-D attention") costs $\propto N^2$: in the
+# figure, the orange query token is compared with every blue token, and so is every other
+# token. *Factorized* attention attends within each frame ($T'$ groups of
 # $S = \frac{H}{p_h}\frac{W}{p_w}$ tokens) and then along time at each patch position ($S$
-# groups of $T' = T/p_t$ tokens): $T' S^2 + S T'^2$ pairs instead of $(T'S)^2$. Sora's
+# groups of $T' = T/p_t$ tokens): $T' S^2 + S T'^2$ pairs instead of $(T'S)^2$ — the
+# middle and right grids. One factorized layer never compares two tokens of different
+# frames *and* different positions, but after its spatial step every token carries
+# information from its whole frame, so the temporal step passes that along: two steps
+# reach everything. For our clips that is 1,224 pairs instead of 5,184. Sora's
 # technical report describes exactly this kind of input; the example from the issue —
 # 60 frames of 256×256 pixels in 2×16×16 patches — is 7,680 tokens.
 
@@ -220,20 +253,61 @@ viz.show_images(torch.cat([real[0, 0], pad[0], swapped[0, 0], pad[1]])[:, None],
 # %% [markdown]
 # ## 4. The video DiT
 #
+# ![The factorized VideoDiT: x_t (B, 1, 8, 12, 12) → Conv3d patch embedding → 72 tokens of width 64 → regrouped per frame (B·8, 9, 64) → three layers of a spatial AdaLNZeroBlock, a regrouping per position (B·9, 8, 64) and a zero-initialised TemporalBlock → final layer → unpatchify3d → predicted clean clip, trained with an MSE loss; the timestep and label embeddings condition every block](figures/day05_video_dit.svg)
+#
 # The model is day 04's DiT with two changes: `SpacetimePatchEmbed` instead of 2-D
-# patches, and, in every layer, a **temporal block** after the spatial one. Tokens are
-# regrouped with `einops.rearrange`: spatial attention sees `(B·T) S D` (each frame on its
-# own), temporal attention sees `(B·S) T D` (each patch position across the frames).
-# The temporal block is an adaLN-Zero block whose gates start at zero, with a sin-cos
-# table of frame positions added inside its branch only:
+# patches, and, in every layer, a **temporal block** after the spatial one. Follow the
+# figure from the top left: the 72 tokens are regrouped with `einops.rearrange` so that
+# spatial attention sees `(B·T) S D` (each frame on its own, 9 tokens), then regrouped
+# again so that temporal attention sees `(B·S) T D` (each patch position across the 8
+# frames), then put back. The temporal block (dashed) is an adaLN-Zero block whose gates
+# start at zero, with a sin-cos table of frame positions added inside its branch only:
 # $\;x \leftarrow x + [\mathrm{Block}(x + p_t, c) - (x + p_t)]$, so at initialisation it
-# is exactly the identity. `attention="spatial"` drops the temporal blocks (a per-frame
-# image model) and `attention="full"` replaces both by one attention over all $T\cdot S$
-# tokens.
+# is exactly the identity. The conditioning $c$ (timestep plus label embedding, one vector
+# per clip) is repeated for every frame and every position. `attention="spatial"` drops
+# the temporal blocks (a per-frame image model) and `attention="full"` replaces both by
+# one attention over all $T\cdot S$ tokens.
+#
+# Here is the factorized forward pass, written with the model's own layers, next to
+# `VideoDiT.forward`. A freshly built model has all its gates at zero (every block is the
+# identity, the output is 0), which would make any comparison trivially true, so we
+# first give every parameter a small random nudge. Ours and the library's agree exactly
+# (maximum difference 0 on a CPU: the same operations in the same order):
 
 # %%
-print(inspect.getsource(TemporalBlock.forward))
-print(inspect.getsource(VideoDiT.forward))
+def temporal_block(tb, x, c):
+    """TemporalBlock.forward: x (B*S, T', D); frame positions enter the branch only."""
+    h = x + tb.pos                                                       # (B*S, T', D)
+    return x + (tb.block(h, c) - h)
+
+
+def factorized_forward(model, x, t, labels):
+    """VideoDiT.forward for attention="factorized": x (B, C, T, H, W) -> (B, C, T, H, W)."""
+    cfg = model.config
+    b, gt, s = len(x), cfg.grid[0], cfg.tokens_per_frame
+    tokens = model.patch_embed(x)                                        # (B, T'*S, D), time-major
+    c = model.t_embedder(t) + model.y_embedder(labels)                   # (B, D)
+    tokens = rearrange(tokens, "b (t s) d -> (b t) s d", t=gt) + model.pos_space   # (B*T', S, D)
+    c_space, c_time = repeat(c, "b d -> (b t) d", t=gt), repeat(c, "b d -> (b s) d", s=s)
+    for block, tb in zip(model.blocks, model.temporal_blocks):
+        tokens = block(tokens, c_space)                                  # within each frame
+        tokens = rearrange(tokens, "(b t) s d -> (b s) t d", b=b)        # (B*S, T', D)
+        tokens = temporal_block(tb, tokens, c_time)                      # along time, per position
+        tokens = rearrange(tokens, "(b s) t d -> (b t) s d", b=b)        # back to (B*T', S, D)
+    out = rearrange(model.final_layer(tokens, c_space), "(b t) s p -> b (t s) p", b=b)
+    return unpatchify3d(out, cfg.patch, cfg.in_channels, cfg.grid)
+
+
+torch.manual_seed(0)
+test_model = VideoDiT(RECIPE.model).eval()                               # the lesson's sizes, factorized
+with torch.no_grad():
+    for param in test_model.parameters():
+        param.add_(0.05 * torch.randn_like(param))                               # open every gate a little
+    x_test, t_test = torch.randn(3, 1, DATA.frames, DATA.canvas, DATA.canvas), torch.tensor([10, 500, 990])
+    ours, lib = factorized_forward(test_model, x_test, t_test, torch.tensor([1, 2, 3])), \
+        test_model(x_test, t_test, torch.tensor([1, 2, 3]))
+print("output", tuple(ours.shape), f"| ours vs VideoDiT.forward: max difference {(ours - lib).abs().max():.1e}")
+torch.testing.assert_close(ours, lib)
 
 # %% [markdown]
 # **Inflation.** We first train the image DiT on single frames (day 04's training, on
@@ -275,9 +349,33 @@ assert gap < 1e-5, "zero-initialised temporal blocks must leave the image model 
 # far fewer steps than $\varepsilon$-prediction at this size (in our trials an
 # $\varepsilon$-model of this size stayed under 30 % judge accuracy after 3,000 image steps); DDIM and guidance
 # work with any parameterisation.
+#
+# The whole training step is five lines: a timestep per clip, noise of the clip's shape,
+# the noised clip $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$, the
+# model's guess of $x_0$, and the mean squared error. We draw the random numbers in the
+# same order as `video_dit.video_loss` (the noise through `coherent_noise` with
+# $\rho = 0$, i.e. ordinary i.i.d. noise; section 8 explains $\rho$), so on the same
+# generator seed both must give the same number — and they do, to the last digit (checked
+# on the inflated model):
 
 # %%
-print(inspect.getsource(video_dit.video_loss))
+def our_video_loss(model, x0, labels, schedule, generator):
+    """The x0-prediction loss of one batch of clips x0 (B, C, T, H, W)."""
+    t = torch.randint(0, schedule.num_steps, (len(x0),), generator=generator)   # one timestep per clip
+    noise = coherent_noise(tuple(x0.shape), 0.0, generator)                      # i.i.d. N(0, 1)
+    x_t = ddpm.q_sample(x0, t, noise, schedule)                                 # sqrt(a) x0 + sqrt(1-a) eps
+    return F.mse_loss(model(x_t, t, labels), x0)                                 # predict the clean clip
+
+
+batch = (train.videos[:8], train.labels[:8])
+with torch.no_grad():
+    cpu_schedule = image.schedule.to("cpu")
+    ours = our_video_loss(inflated.cpu(), *batch, cpu_schedule, torch.Generator().manual_seed(5))
+    lib = video_dit.video_loss(inflated, batch, cpu_schedule, kind="x0", generator=torch.Generator().manual_seed(5))
+inflated.to(DEVICE)
+print(f"loss of the inflated (untrained video) model on 8 clips: ours {ours:.6f}, video_loss {lib:.6f}, "
+      f"difference {abs(ours - lib):.1e}")
+torch.testing.assert_close(ours, lib)
 
 # %%
 recipes = {"per-frame": replace(RECIPE, attention="spatial", train=replace(RECIPE.train, steps=0)),
@@ -297,10 +395,41 @@ plt.show()
 #
 # DDIM with 20 steps, and classifier-free guidance with both passes in one batch
 # (`ddpm.guided`). Every model starts from the *same* noise, so differences are the
-# models' own.
+# models' own. Our models predict $\hat x_0$, so one DDIM step ($\eta = 0$) is: run the
+# conditional and the unconditional (null-label) pass, mix them with the guidance scale
+# $w$, clip $\hat x_0$ to the pixel range, compute the noise $\hat\varepsilon$ this
+# $\hat x_0$ implies, and jump to the next, less noisy timestep with
+# $x_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat x_0 + \sqrt{1-\bar\alpha_{t'}}\,\hat\varepsilon$.
+# Written out and compared with `sample_video` on 3 clips of the trained factorized model:
+# the 20 steps give the same clips, with a maximum difference of 0.
 
 # %%
-print(inspect.getsource(sample_video))
+@torch.no_grad()
+def our_sample(model, labels, schedule, steps, guidance, x):
+    """DDIM (eta = 0) with classifier-free guidance for an x0-predicting video model."""
+    ab = schedule.alpha_bars
+    times = [round(schedule.num_steps - 1 - i * schedule.num_steps / steps) for i in range(steps)]  # "trailing"
+    both = torch.cat([labels, torch.full_like(labels, model.null_label)])     # conditional + null pass
+    for i, t in enumerate(times):
+        tt = torch.full((2 * len(x),), t)
+        x0_cond, x0_null = model(torch.cat([x, x]), tt, both).chunk(2)
+        x0 = (x0_null + guidance * (x0_cond - x0_null)).clamp(-1, 1)         # guidance, then the pixel range
+        eps = (x - ab[t].sqrt() * x0) / (1 - ab[t]).sqrt()                    # the noise this x0 implies
+        a_next = ab[times[i + 1]] if i + 1 < steps else torch.tensor(1.0)     # the last step lands on x0
+        x = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
+    return x
+
+
+factorized_model = models["factorized"]
+check_labels = torch.tensor([0, 3, 7])
+check_noise = torch.randn(3, 1, DATA.frames, DATA.canvas, DATA.canvas, generator=torch.Generator().manual_seed(9))
+ours = our_sample(factorized_model.model.cpu(), check_labels, factorized_model.schedule.to("cpu"),
+                  CONFIG["ddim_steps"], CONFIG["guidance"], check_noise)
+lib = sample_video(factorized_model.model, check_labels, factorized_model.schedule, steps=CONFIG["ddim_steps"],
+                   guidance=CONFIG["guidance"], x_T=check_noise, kind=RECIPE.prediction)
+factorized_model.model.to(DEVICE)
+print(f"3 clips, {CONFIG['ddim_steps']} DDIM steps: ours vs sample_video, max difference {(ours - lib).abs().max():.1e}")
+torch.testing.assert_close(ours, lib)
 
 # %%
 wanted = torch.arange(10).repeat_interleave(CONFIG["samples_per_class"])
@@ -372,6 +501,48 @@ print_reports(reports)
 # correlated noise gives correlated frames — more consistent, less flicker — but it
 # cannot create *motion*: with $\rho \to 1$ every frame gets the same noise and the same
 # image. We track the mean speed of the digit (pixels per frame) alongside.
+#
+# First, the noise itself. The slider picks $\rho$; the left panel shows the 8 noise
+# frames of one clip, the right one the correlation between every pair of frames,
+# measured on 64 clips of `coherent_noise` (all computed before the slider moves, so it
+# only looks them up). At $\rho = 0$ each frame is new noise; as $\rho$ grows the same
+# pattern shows through every frame, and the measured off-diagonal correlation follows
+# $\rho$:
+
+# %%
+def frame_correlation(noise: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) -> (T, T): Pearson correlation between frames, averaged over the clips."""
+    f = rearrange(noise, "b c t h w -> b t (c h w)")
+    f = f - f.mean(-1, keepdim=True)
+    f = f / f.norm(dim=-1, keepdim=True)
+    return (f @ f.transpose(1, 2)).mean(0)
+
+
+rho_grid = [round(0.1 * k, 1) for k in range(11)]
+noise_by_rho = {rho: coherent_noise((64, 1, DATA.frames, DATA.canvas, DATA.canvas), rho,
+                                    torch.Generator().manual_seed(2)) for rho in rho_grid}
+corr_by_rho = {rho: frame_correlation(noise) for rho, noise in noise_by_rho.items()}
+off_diagonal = ~torch.eye(DATA.frames, dtype=torch.bool)
+measured = {rho: corr[off_diagonal].mean().item() for rho, corr in corr_by_rho.items()}
+print("rho -> measured mean correlation between different frames:",
+      ", ".join(f"{rho}: {m:.3f}" for rho, m in measured.items()))
+assert all(abs(m - rho) < 0.03 for rho, m in measured.items()), "corr(frame i, frame j) must be rho"
+
+
+def show_noise(rho=0.5):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 2.4), gridspec_kw=dict(width_ratios=[3.5, 1]))
+    left.imshow(torch.cat(list(noise_by_rho[rho][0, 0]), dim=-1), cmap="gray", vmin=-2.5, vmax=2.5)
+    left.set(title=f"the noise of one clip, frames 0-{DATA.frames - 1} (rho = {rho})", xticks=[], yticks=[])
+    right.imshow(corr_by_rho[rho], vmin=0, vmax=1, cmap="viridis")
+    right.set(title=f"corr. between frames: {measured[rho]:.2f}", xlabel="frame", ylabel="frame")
+    plt.show()
+
+
+widgets.interact(show_noise, rho=widgets.SelectionSlider(options=rho_grid, value=0.5, description="rho"));
+
+# %% [markdown]
+# Now the same per-frame and factorized models, sampled from noise of three values of
+# $\rho$:
 
 # %%
 def mean_speed(videos: torch.Tensor) -> float:
@@ -430,26 +601,62 @@ assert coherent[("per-frame", 0.9)]["speed"] < 0.7 * coherent[("per-frame", 0.0)
 # %% [markdown]
 # ## In production
 #
-# - **Spacetime patches.** Sora ("video generation models as world simulators", 2024)
+# - **Spacetime patches.** Sora ([OpenAI's technical report, "video generation models
+#   as world simulators", 2024](https://openai.com/index/video-generation-models-as-world-simulators/))
 #   trains a DiT on spacetime patches of a video autoencoder's latents, at variable
 #   durations, resolutions and aspect ratios (a clip is just a different number of
-#   tokens). Open models with the same recipe: Open-Sora, CogVideoX, HunyuanVideo,
+#   tokens). Open models with the same recipe: [Open-Sora](https://github.com/hpcaitech/Open-Sora),
+#   [CogVideoX](https://arxiv.org/abs/2408.06072), [HunyuanVideo](https://arxiv.org/abs/2412.03603),
 #   Mochi, Wan — most with full 3-D attention on latents compressed 4× in time and 8×
 #   in space (day 06).
-# - **Factorized attention and inflation.** VDM, Make-A-Video, Video LDM, AnimateDiff
-#   and Stable Video Diffusion insert temporal layers (zero-initialised or with a learned
-#   mixing factor) into a pretrained image model and train them on video — the image
-#   model's knowledge of appearance is kept, only motion is learned. Latte compares the
-#   factorized variants for DiTs.
+# - **Factorized attention and inflation.** [VDM](https://arxiv.org/abs/2204.03458),
+#   [Make-A-Video](https://arxiv.org/abs/2209.14792), [Video LDM](https://arxiv.org/abs/2304.08818),
+#   [AnimateDiff](https://arxiv.org/abs/2307.04725) and
+#   [Stable Video Diffusion](https://arxiv.org/abs/2311.15127) insert temporal layers
+#   (zero-initialised or with a learned mixing factor) into a pretrained image model and
+#   train them on video — the image model's knowledge of appearance is kept, only motion
+#   is learned. [Latte](https://arxiv.org/abs/2401.03048) compares the factorized variants
+#   for DiTs.
+# - **Coherent noise.** Section 8's mixed noise is [PYoCo](https://arxiv.org/abs/2305.10474)'s
+#   training prior; [FreeNoise](https://arxiv.org/abs/2310.15169) reschedules noise to
+#   make longer clips.
 # - **Temporal flickering** is the classic failure of per-frame generation (and of
 #   early video-to-video pipelines that stylised each frame on its own): identity,
 #   texture and background change from frame to frame. Our consistency and flicker
-#   metrics are toy versions of what VBench measures (subject consistency via DINO
-#   features, background consistency, temporal flickering, motion smoothness).
+#   metrics are toy versions of what [VBench](https://arxiv.org/abs/2311.17982) measures
+#   (subject consistency via DINO features, background consistency, temporal flickering,
+#   motion smoothness).
 # - **Failure modes** that remain at scale: objects that appear, vanish or merge,
 #   physically implausible motion, drift over long clips (generated in windows and
 #   stitched), and a compute bill that grows with frames × resolution — the table in
 #   section 1.
+#
+# In [🤗 diffusers](https://huggingface.co/docs/diffusers/api/pipelines/animatediff), today's
+# inflation is AnimateDiff's `MotionAdapter`: temporal "motion modules" trained on video,
+# loaded into a Stable Diffusion image model whose own weights stay as they were. The
+# pipeline samples with DDIM and classifier-free guidance, as we do (not run here: it
+# downloads several GB of weights and wants a GPU):
+#
+# ```python
+# import torch
+# from diffusers import AnimateDiffPipeline, DDIMScheduler, MotionAdapter
+# from diffusers.utils import export_to_gif
+#
+# adapter = MotionAdapter.from_pretrained("guoyww/animatediff-motion-adapter-v1-5-2", torch_dtype=torch.float16)
+# pipe = AnimateDiffPipeline.from_pretrained("emilianJR/epiCRealism", motion_adapter=adapter,
+#                                            torch_dtype=torch.float16)
+# pipe.scheduler = DDIMScheduler.from_pretrained("emilianJR/epiCRealism", subfolder="scheduler", clip_sample=False,
+#                                                timestep_spacing="linspace", beta_schedule="linear", steps_offset=1)
+# pipe.enable_model_cpu_offload()
+# out = pipe(prompt="a digit bouncing on a black canvas", negative_prompt="bad quality",
+#            num_frames=16, guidance_scale=7.5, num_inference_steps=25,
+#            generator=torch.Generator("cpu").manual_seed(0))
+# export_to_gif(out.frames[0], "animation.gif")
+# ```
+#
+# A full-3-D-attention model on video latents, CogVideoX, is one call too:
+# `CogVideoXPipeline.from_pretrained("THUDM/CogVideoX-2b", torch_dtype=torch.float16)`,
+# then `pipe(prompt=..., num_frames=49, guidance_scale=6).frames[0]`.
 #
 # ## Summary
 #
@@ -463,4 +670,5 @@ assert coherent[("per-frame", 0.9)]["speed"] < 0.7 * coherent[("per-frame", 0.0)
 #
 # **Exercises:** [`../exercises/day05_video_diffusion.ipynb`](../exercises/day05_video_diffusion.ipynb)
 # — spacetime patchify/unpatchify, the token arithmetic, the factorized attention
-# reshapes with einops, and an appearance-consistency metric. Then `course check day05`.
+# reshapes with einops, an appearance-consistency metric, and an experiment that times
+# full and factorized attention as the clip grows. Then `course check day05`.

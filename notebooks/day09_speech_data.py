@@ -81,6 +81,20 @@ print("domains:", speech.DOMAINS, " voices:", speech.VOICES)
 #    phoneme. Human corpora get alignments from a *forced aligner* (e.g. the Montreal
 #    Forced Aligner); our teacher simply reports them.
 #
+# ![The data pipeline of one utterance: "Wake me up at 7:45." is normalised to words,
+# eSpeak NG turns the words into phoneme tokens (then ids) and into a 22,050 Hz wave with
+# phoneme events; the wave is resampled to 16 kHz and becomes an 80-band log-mel; the
+# events' durations become frames per phoneme, drawn as red lines on the real
+# log-mel](figures/day09_data_pipeline.svg)
+#
+# The figure follows one real sentence of our corpus through the four steps. The top
+# row is text: normalisation, then eSpeak's grapheme-to-phoneme rules give the tokens
+# (␣ marks a word boundary), which a symbol table turns into ids. The middle row is
+# audio: eSpeak speaks the words and reports, for each phoneme, the sample where it
+# starts; the wave is resampled and turned into a log-mel. The bottom is the result a
+# TTS model learns from: the log-mel (dark = loud, low frequencies at the bottom) cut
+# into phonemes by the red lines. Sections 2 to 5 build each arrow.
+#
 # ## 2. Normalisation
 #
 # Numbers are the hard part: "2048" is "two thousand forty eight", "1st" is "first",
@@ -163,10 +177,27 @@ play_audio(syn.wave, syn.sample_rate)
 # $d \cdot 16000 / 22050 / 200$ frames, a fraction. Rounding each duration separately
 # would let the errors add up (30 phonemes of 0.4 frames would round to 0 frames in
 # total). `durations_to_frames` rounds the **boundaries** instead: frame $m$ is centred
-# on time $m \cdot$ hop, and belongs to the phoneme sounding at that instant.
+# on time $m \cdot$ hop, and belongs to the phoneme sounding at that instant. So the
+# number of frames before a boundary at sample $b$ (at 22,050 Hz) is
+# $\lceil b \cdot 16000 / 22050 / 200 \rceil$, the last boundary is the spectrogram's
+# last frame, and each phoneme gets the difference of its two boundaries. Here it is in
+# five lines, checked against the library on the durations of the sentence above:
 
 # %%
-print(inspect.getsource(durations_to_frames))
+def our_durations_to_frames(durations, sample_rate, n_frames, hop=speech.HOP_LENGTH,
+                            target_rate=speech.SAMPLE_RATE):
+    """Samples per phoneme (at sample_rate) -> frames per phoneme, summing to n_frames."""
+    ends = np.cumsum(durations)                                        # boundaries, in samples
+    scale = target_rate / (sample_rate * hop)                          # frames per sample
+    bounds = [min(n_frames, int(np.ceil(b * scale - 1e-9))) for b in ends[:-1]] + [n_frames]
+    return np.diff([0, *bounds]).tolist()                              # frames between boundaries
+
+
+n_frames = 1 + int(np.ceil(len(syn.wave) * speech.SAMPLE_RATE / syn.sample_rate)) // speech.HOP_LENGTH
+ours = our_durations_to_frames(syn.durations, syn.sample_rate, n_frames)
+print("ours     :", ours)
+print("course_lib:", durations_to_frames(syn.durations, syn.sample_rate, n_frames))
+assert ours == durations_to_frames(syn.durations, syn.sample_rate, n_frames) and sum(ours) == n_frames
 
 # %%
 utt = make_utterance("Set a timer, then call Emma at 7:45.", voice="en-us", domain="commands")
@@ -301,19 +332,50 @@ assert batch["mel_mask"].sum(1).tolist() == [u.n_frames for u in batch_utts]
 # %% [markdown]
 # ## In production
 #
-# - **Corpora.** LJSpeech (one speaker, 13,100 clips), VCTK (110 speakers), LibriTTS-R
-#   (2,456 speakers), and for modern zero-shot TTS hundreds of thousands of hours of
+# - **Corpora.** [LJSpeech](https://keithito.com/LJ-Speech-Dataset/) (one speaker, 13,100
+#   clips), VCTK (110 speakers), [LibriTTS-R](https://arxiv.org/abs/2305.18802) (2,456
+#   speakers), and for modern zero-shot TTS hundreds of thousands of hours of
 #   automatically transcribed speech (Libri-Light, Emilia). Quality beats quantity for
 #   single-speaker TTS: a consistent mic, room and reading style.
-# - **Normalisation** is a product in itself: NeMo text processing and Google's Kestrel
-#   use weighted finite-state transducers; errors here become mispronunciations ("Dr."
-#   read as "drive"). Large TTS models increasingly read raw text and learn it, and
-#   still fail on rare number formats.
-# - **Alignment.** Human corpora are aligned by forced alignment (Montreal Forced
-#   Aligner, or CTC alignments from an ASR model); alignment errors teach a duration
-#   model wrong timings. Attention-based models (day 10) learn alignment themselves.
+# - **Normalisation** is a product in itself:
+#   [NeMo text processing](https://github.com/NVIDIA/NeMo-text-processing) and Google's
+#   Kestrel use weighted finite-state transducers; errors here become mispronunciations
+#   ("Dr." read as "drive"). Large TTS models increasingly read raw text and learn it,
+#   and still fail on rare number formats.
+# - **Phonemes.** [eSpeak NG](https://github.com/espeak-ng/espeak-ng), our teacher, is
+#   also the G2P behind many open TTS systems, usually called through the
+#   [phonemizer](https://github.com/bootphon/phonemizer) package.
+# - **Alignment.** Human corpora are aligned by forced alignment
+#   ([Montreal Forced Aligner](https://montreal-forced-aligner.readthedocs.io/), or CTC
+#   alignments from an ASR model); alignment errors teach a duration model wrong timings.
+#   Attention-based models (day 10) learn alignment themselves.
 # - **Synthetic data** like ours is used for real: to bootstrap low-resource languages,
 #   to augment ASR training, and (with care: see day 20) to clone voices.
+#
+# The same pipeline with production tools, for a recorded clip and its transcript (not
+# run here: NeMo's normaliser and MFA are large installs, and MFA downloads its models):
+#
+# ```python
+# import torch
+# import torchaudio
+# from nemo_text_processing.text_normalization.normalize import Normalizer
+# from phonemizer import phonemize
+#
+# words = Normalizer(input_case="cased", lang="en").normalize("Wake me up at 7:45.")
+# phonemes = phonemize(words, language="en-us", backend="espeak", with_stress=True)
+#
+# wave, sr = torchaudio.load("clip.wav")                       # (channels, samples)
+# wave = torchaudio.functional.resample(wave.mean(0), sr, 16_000)
+# mel = torchaudio.transforms.MelSpectrogram(
+#     16_000, n_fft=800, hop_length=200, n_mels=80, f_max=8000.0,
+#     power=1.0, norm="slaney", mel_scale="slaney")(wave)     # magnitude mel, as ours
+# log_mel = torch.log(mel.clamp_min(1e-5))                    # (80, frames)
+#
+# # durations: forced alignment of a folder of clips and .lab transcripts, on the shell:
+# #   mfa model download acoustic english_us_arpa
+# #   mfa model download dictionary english_us_arpa
+# #   mfa align corpus/ english_us_arpa english_us_arpa aligned/   # -> TextGrid per clip
+# ```
 #
 # ## Summary
 #
@@ -325,4 +387,5 @@ assert batch["mel_mask"].sum(1).tolist() == [u.n_frames for u in batch_utts]
 # - `course_lib.data.speech.load_corpus` builds it once and caches it; days 10-12 load it.
 #
 # **Exercises:** [../exercises/day09_speech_data.ipynb](../exercises/day09_speech_data.ipynb):
-# number normalisation, phoneme durations to frame counts, and a padded batch with masks.
+# number normalisation, phoneme durations to frame counts, a padded batch with masks, and
+# an experiment: how many phonemes of fast speech get no frame at all, for three hops.

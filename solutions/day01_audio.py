@@ -14,12 +14,14 @@
 # # Day 01 exercises: Audio as data
 #
 # Four functions from the lesson ([../notebooks/day01_audio.ipynb](../notebooks/day01_audio.ipynb)),
-# written by you this time:
+# written by you this time, and one experiment:
 #
 # 1. the Slaney mel scale, `hz_to_mel` and `mel_to_hz`;
 # 2. the Slaney mel filterbank, `mel_filterbank`;
 # 3. Whisper's log normalisation, `whisper_normalize`;
-# 4. one Griffin-Lim iteration, `griffin_lim_step`.
+# 4. one Griffin-Lim iteration, `griffin_lim_step`;
+# 5. an experiment: which frame length separates two close tones, and which two close
+#    clicks?
 #
 # Replace each `# YOUR CODE HERE` / `raise NotImplementedError()` with your code, then run
 # the check cell below it. A check compares your function with `course_lib.audio.dsp` or
@@ -282,6 +284,89 @@ assert all(b <= a + 1e-9 for a, b in zip(history, history[1:])), \
 assert history[-1] < 0.7 * history[0], \
     f"8 steps should lower spectral convergence by 30% or more; got {rounded}"
 print("spectral convergence over 8 steps:", rounded)
+
+# %% [markdown]
+# ## Exercise 5: an experiment on the time/frequency trade-off
+#
+# Two test sounds, each with two events close together:
+# - `tones`: 1000 Hz and 1100 Hz at once (100 Hz apart), 0.25 s;
+# - `clicks`: two single-sample clicks 96 samples (6 ms) apart.
+#
+# Write `profile(wave, n_fft, along)`: the power spectrogram $|X|^2$ of `wave` with
+# `dsp.stft(wave, n_fft, HOP)` (`(F, frames)`), reduced to one curve:
+# - `along="frequency"`: the mean over the frames, a spectrum `(F,)`;
+# - `along="time"`: the sum over the frequencies, the energy of each frame `(frames,)`.
+#
+# `count_peaks` (given) counts the separate regions of a curve above half its maximum:
+# 2 means the two events are resolved, 1 means they blur into one. The check then
+# changes one thing, the frame length `n_fft` from 128 to 2048 samples, and measures
+# which events each length resolves (the hop stays 16 samples, so only the window
+# changes). Predict the outcome before running it: a frame of $N$ samples lasts
+# $N / f_s$ and its bins are $f_s / N$ apart.
+
+# %%
+HOP = 16
+SR = 16_000
+
+
+def count_peaks(curve: torch.Tensor) -> int:
+    """Separate regions of `curve` (1-D) at or above half its maximum."""
+    above = curve / curve.max() >= 0.5
+    return int(above[0]) + int((above[1:] & ~above[:-1]).sum())
+
+
+def test_sounds(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tones, clicks), each (4000,) at 16 kHz, with a little seeded noise (-60 dB)."""
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.arange(4000) / SR
+    tones = torch.sin(2 * math.pi * 1000 * t) + torch.sin(2 * math.pi * 1100 * t)
+    clicks = torch.zeros(4000)
+    clicks[[2000, 2096]] = 1.0
+    return (tones + 1e-3 * torch.randn(4000, generator=gen),
+            clicks + 1e-3 * torch.randn(4000, generator=gen))
+
+
+def profile(wave: torch.Tensor, n_fft: int, along: str) -> torch.Tensor:
+    """Power spectrogram of wave reduced along time ("frequency": (F,)) or frequency
+    ("time": (frames,))."""
+    ### BEGIN SOLUTION
+    power = dsp.stft(wave, n_fft, HOP).abs() ** 2                 # (F, frames)
+    return power.mean(dim=1) if along == "frequency" else power.sum(dim=0)
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# Check: long frames resolve close tones, short frames close clicks, none both
+N_FFTS = [128, 256, 512, 1024, 2048]
+for seed in range(3):
+    tones, clicks = test_sounds(seed)
+    table = {n: (count_peaks(profile(tones, n, "frequency")), count_peaks(profile(clicks, n, "time")))
+             for n in N_FFTS}
+    if seed == 0:
+        print("n_fft  frame   bin spacing   peaks: tones (frequency)  clicks (time)")
+        for n, (tone_peaks, click_peaks) in table.items():
+            print(f"{n:>5} {1000 * n / SR:>4.0f} ms {SR / n:>8.1f} Hz {tone_peaks:>17} {click_peaks:>14}")
+    assert profile(tones, 512, "frequency").shape == (257,), \
+        "along='frequency' must give one value per frequency bin: (n_fft // 2 + 1,)"
+    assert profile(clicks, 512, "time").shape == (1 + 4000 // HOP,), \
+        "along='time' must give one value per frame: (1 + T // hop,)"
+    assert table[2048][0] == 2 and table[128][0] == 1, \
+        f"tones 100 Hz apart: 2048-sample frames must separate them, 128 must not; got {table}"
+    assert table[128][1] == 2 and table[2048][1] == 1, \
+        f"clicks 6 ms apart: 128-sample frames must separate them, 2048 must not; got {table}"
+    assert not any(t == 2 and c == 2 for t, c in table.values()), \
+        f"no frame length should resolve both (6 ms x 100 Hz < 1); got {table}"
+
+# %% [markdown]
+# Measured (seeds 0, 1 and 2 give the same table): 128 samples separate the clicks but
+# not the tones, 512 and longer the tones but not the clicks, and 256 neither. No frame
+# length does both. With a Hann window, two tones $\Delta f$ apart need a frame of about
+# $2 / \Delta f$ or longer (here 20 ms: 32 ms works, 16 ms does not), and two clicks
+# $\Delta t$ apart a frame shorter than about $2 \Delta t$ (here 12 ms: 8 ms works,
+# 16 ms does not). Both at once would need $\Delta t \, \Delta f > 1$, and here
+# $6\,\text{ms} \times 100\,\text{Hz} = 0.6$. This is the uncertainty principle of the
+# STFT; multi-resolution spectrogram losses (used to train neural vocoders) are one way
+# of living with it.
 
 # %% [markdown]
 # ## Going further

@@ -13,13 +13,14 @@
 # %% [markdown]
 # # Day 04 exercises — DDIM, guidance and DiT
 #
-# Five exercises from the lesson ([../notebooks/day04_dit.ipynb](../notebooks/day04_dit.ipynb)):
+# Six exercises from the lesson ([../notebooks/day04_dit.ipynb](../notebooks/day04_dit.ipynb)):
 #
 # 1. one DDIM step (deterministic and with $\eta > 0$),
 # 2. the classifier-free guidance combination,
 # 3. `patchify`: an image into a sequence of patch tokens,
 # 4. `unpatchify`: tokens back into an image,
-# 5. adaLN modulation, the way a DiT block reads its condition.
+# 5. adaLN modulation, the way a DiT block reads its condition,
+# 6. an experiment: a DDIM sampling loop, and what too few steps do to the samples.
 #
 # Write the body of each function where it says `# YOUR CODE HERE`, then run the check
 # cell below it. Each check compares your function with `course_lib` (and with closed
@@ -395,10 +396,83 @@ assert diff < 1e-4, f"a DiT using your modulate differs from the library DiT by 
 print(f"ok: DiT output with your modulate matches (max diff {diff:.1e}); output std {ref.std():.3f}")
 
 # %% [markdown]
+# ## Exercise 6 — An experiment: how many DDIM steps are enough?
+#
+# Write the DDIM sampling loop with your `ddim_step`: visit the timesteps
+# `ddpm.ddim_timesteps(1000, steps)` (decreasing, starting at 999), and from each jump
+# to the next one — from the last, to `t_prev = -1` (clean data). Deterministic:
+# $\eta = 0$.
+#
+# Then the experiment. To see the sampler's error alone, without a network's, we
+# sample a distribution whose exact noise prediction is known: 1-D data
+# $x_0 \sim \mathcal N(\mu, s^2)$ with $\mu = 0.5$, $s = 0.1$. Then
+# $x_t \sim \mathcal N(\sqrt{\bar\alpha_t}\mu,\ \bar\alpha_t s^2 + 1 - \bar\alpha_t)$ and the
+# best possible noise prediction is
+# $\mathbb E[\varepsilon\mid x_t] = \sqrt{1-\bar\alpha_t}\,(x_t - \sqrt{\bar\alpha_t}\mu)/(\bar\alpha_t s^2 + 1-\bar\alpha_t)$
+# (`exact_eps` below). Sample 100,000 points with 5, 10, 20, 50 and 200 steps from the
+# same starting noise and compare the samples' spread with the true $s$.
+
+# %%
+MU, S = 0.5, 0.1
+
+
+def exact_eps(x_t: torch.Tensor, t) -> torch.Tensor:
+    """E[eps | x_t] for data N(MU, S^2): the perfect denoiser. x_t (N,); t an int or (N,)."""
+    a = alpha_bars[t]
+    return (1 - a).sqrt() * (x_t - a.sqrt() * MU) / (a * S**2 + 1 - a)
+
+
+def ddim_sample(eps_fn, x_T: torch.Tensor, steps: int) -> torch.Tensor:
+    """Deterministic DDIM from x_T with `steps` calls of eps_fn(x, t) (t an int)."""
+    ### BEGIN SOLUTION
+    timesteps = ddpm.ddim_timesteps(1000, steps)
+    x = x_T
+    for i, t in enumerate(timesteps):
+        t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
+        x = ddim_step(eps_fn(x, t), x, t, t_prev, alpha_bars)
+    return x
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# Check: your DDIM loop equals ddpm.sample_ddim on the same starting noise
+x_T = torch.randn(1000, generator=torch.Generator().manual_seed(9))
+for steps in (1, 7, 20):
+    mine = ddim_sample(exact_eps, x_T, steps)
+    ref = ddpm.sample_ddim(exact_eps, (1000,), schedule, steps=steps, x_T=x_T, clip_x0=False, progress=False)
+    diff = max_diff(mine, ref)
+    assert diff < 1e-4, (f"with {steps} steps your samples differ from ddpm.sample_ddim by {diff:.2e}: visit "
+                         "ddim_timesteps(1000, steps) in order and end with t_prev = -1")
+print("ok: your DDIM loop matches ddpm.sample_ddim for 1, 7 and 20 steps")
+
+# %% tags=["check"]
+# Check: the experiment — too few steps shrink the spread; enough steps recover s
+spread = {}
+for seed in (0, 1, 2):                           # three starting noises: the effect does not depend on one
+    x_T = torch.randn(100_000, generator=torch.Generator().manual_seed(seed))
+    for steps in (5, 10, 20, 50, 200):
+        spread[seed, steps] = ddim_sample(exact_eps, x_T, steps).std().item()
+print("std of the samples (true s = 0.1):")
+for steps in (5, 10, 20, 50, 200):
+    print(f"  DDIM-{steps:<4} " + "  ".join(f"{spread[seed, steps]:.4f}" for seed in (0, 1, 2)))
+for seed in (0, 1, 2):
+    stds = [spread[seed, steps] for steps in (5, 10, 20, 50, 200)]
+    assert all(a < b for a, b in zip(stds, stds[1:])), "the spread should grow toward s as the steps increase"
+    assert stds[0] < 0.5 * S, "with 5 steps the samples should have well under half the true spread"
+    assert abs(stds[-1] - S) < 0.01, "with 200 steps the samples' std should be within 0.01 of s = 0.1"
+# What it shows: deterministic DDIM with big jumps under-disperses: it lands too close
+# to the mean (here the std at 5 steps is about 0.03 instead of 0.1). On images that is
+# lost detail and variety: why 5-step samples look smooth, and why production samplers
+# use 20-50 DDIM steps or higher-order solvers.
+
+# %% [markdown]
 # ## Going further
 #
-# - Put Exercises 1 and 2 together: a DDIM sampling loop over
-#   `ddpm.ddim_timesteps(1000, 20)` with a guided denoiser, and compare with
-#   `ddpm.sample_ddim` on the same starting noise.
-# - Write `adaln_zero_block(x, c, block)` by hand from `block.adaLN_modulation`,
-#   `block.attn` and `block.mlp`, and check it against `block(x, c)`.
+# - Put Exercises 2 and 6 together: your DDIM loop with a guided denoiser
+#   (`ddpm.guided` around the lesson's trained DiT), compared with `ddpm.sample_ddim`
+#   on the same starting noise.
+# - Repeat Exercise 6 with $\eta = 1$ (fresh noise at every jump): does the stochastic
+#   sampler keep the spread better or worse at 5 steps? And with the "leading" spacing
+#   of `ddpm.ddim_timesteps`, which never visits $t = 999$?
+# - The lesson writes `adaln_zero_block` from `block.adaLN_modulation`, `block.attn`
+#   and `block.mlp`; write it without looking, and check it against `block(x, c)`.

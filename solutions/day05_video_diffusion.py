@@ -13,19 +13,20 @@
 # %% [markdown]
 # # Day 05 exercises — Video diffusion
 #
-# Four exercises from the lesson ([../notebooks/day05_video_diffusion.ipynb](../notebooks/day05_video_diffusion.ipynb)):
+# Five exercises from the lesson ([../notebooks/day05_video_diffusion.ipynb](../notebooks/day05_video_diffusion.ipynb)):
 #
 # 1. `patchify3d` / `unpatchify3d`: a video into spacetime patch tokens and back,
 # 2. the token arithmetic: tokens and attention cost of full vs factorized attention,
 # 3. the factorized attention reshapes with `einops`,
-# 4. an appearance-consistency metric on aligned crops.
+# 4. an appearance-consistency metric on aligned crops,
+# 5. an experiment: time full and factorized attention as the clip grows.
 #
 # Write the body of each function where it says `# YOUR CODE HERE`, then run the check
 # cell below it. Each check compares your function with `course_lib` (or with an explicit
 # loop) on small fixed inputs and tells you what looks wrong. Grade the whole notebook
 # with `course check day05` (add `--json` for a machine-readable report).
 #
-# **Run time:** a few seconds on a CPU; nothing is trained.
+# **Run time:** a few seconds on a CPU (exercise 5 times attention for about 3 s); nothing is trained.
 
 # %%
 import math
@@ -315,6 +316,72 @@ for name, v in (("real", clips), ("swapped", swapped)):
     assert diff < 1e-5, f"{name} clips: differs from video_metrics.consistency_per_clip by {diff:.2e}"
 print(f"ok: real clips {consistency(lib_vm.aligned_crops(clips)).mean():.3f}, "
       f"digit swapped mid-clip {consistency(lib_vm.aligned_crops(swapped)).mean():.3f}")
+
+# %% [markdown]
+# ## Exercise 5 — An experiment: what factorizing buys as clips get longer
+#
+# The lesson counted attention *pairs*; now measure *time*, changing one thing — the
+# attention pattern — while the clip grows. A clip of `frames` frames has $S = 64$ tokens
+# per frame (an 8×8 patch grid) of width $D = 32$. Write `attention_seconds(frames, mode)`:
+#
+# - draw `x = torch.randn(1, frames * S, D)` (one clip, tokens time-major);
+# - `mode="full"`: one call of `attn` (given below: a `MultiHeadAttention(32, 4)`) over all
+#   `frames * S` tokens;
+# - `mode="factorized"`: `attn` over each frame (`(B·T, S, D)`), then `attn` over each
+#   position across time (`(B·S, T, D)`), then back to `(B, T·S, D)` — your reshapes of
+#   exercise 3 or `einops.rearrange`;
+# - return the fastest of 5 runs in seconds (`best_time(fn, repeats=5)[0]`), under
+#   `torch.no_grad()`.
+#
+# The check times 4, 8, 16 and 32 frames. Before running it, predict: by how much should
+# full attention slow down from 4 to 32 frames (8× the tokens), and factorized attention?
+
+# %%
+from course_lib.runtime import best_time
+
+S_TOKENS, WIDTH = 64, 32
+torch.manual_seed(5)
+attn = MultiHeadAttention(WIDTH, 4).eval()
+
+
+def attention_seconds(frames: int, mode: str) -> float:
+    """Best-of-5 wall-clock seconds of full or factorized self-attention over one clip."""
+    ### BEGIN SOLUTION
+    x = torch.randn(1, frames * S_TOKENS, WIDTH)
+
+    def full():
+        return attn(x)
+
+    def factorized():
+        h = attn(rearrange(x, "b (t s) d -> (b t) s d", t=frames))          # within each frame
+        h = attn(rearrange(h, "(b t) s d -> (b s) t d", b=1))                # along time, per position
+        return rearrange(h, "(b s) t d -> b (t s) d", b=1)
+
+    with torch.no_grad():
+        return best_time(full if mode == "full" else factorized, repeats=5)[0]
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# Check: full attention's time grows much faster with the clip length than factorized attention's
+lengths = (4, 8, 16, 32)
+seconds = {(t, mode): attention_seconds(t, mode) for t in lengths for mode in ("full", "factorized")}
+assert all(isinstance(v, float) and 0 < v < 60 for v in seconds.values()), \
+    f"return seconds as a positive float; got {seconds}"
+for t in lengths:
+    print(f"{t:>3} frames ({t * S_TOKENS:>5} tokens): full {1000 * seconds[(t, 'full')]:8.2f} ms, "
+          f"factorized {1000 * seconds[(t, 'factorized')]:6.2f} ms")
+growth_full = seconds[(32, "full")] / seconds[(4, "full")]
+growth_fact = seconds[(32, "factorized")] / seconds[(4, "factorized")]
+assert growth_full > 8, \
+    f"full attention over 8x the tokens must take far longer (N^2 pairs); it grew only {growth_full:.1f}x"
+assert seconds[(32, "factorized")] < seconds[(32, "full")] / 5, \
+    ("at 32 frames factorized attention must be several times faster than full attention: "
+     "attend within each frame, then along time, never over all tokens at once")
+assert growth_full > 3 * growth_fact, \
+    f"full attention's time must grow much faster than factorized's ({growth_full:.0f}x vs {growth_fact:.0f}x)"
+print(f"from 4 to 32 frames: full attention {growth_full:.0f}x slower, factorized {growth_fact:.0f}x "
+      f"(pairs: {(32 / 4) ** 2:.0f}x vs {(32 * 64 ** 2 + 64 * 32 ** 2) / (4 * 64 ** 2 + 64 * 4 ** 2):.1f}x)")
 
 # %% [markdown]
 # ## Going further

@@ -13,19 +13,20 @@
 # %% [markdown]
 # # Day 06 exercises — the VAE of latent diffusion
 #
-# Four exercises from the lesson ([../notebooks/day06_latent_diffusion.ipynb](../notebooks/day06_latent_diffusion.ipynb)):
+# Five exercises from the lesson ([../notebooks/day06_latent_diffusion.ipynb](../notebooks/day06_latent_diffusion.ipynb)):
 #
 # 1. the reparameterisation trick,
 # 2. the KL divergence of a diagonal Gaussian to the standard normal,
 # 3. the VAE loss (reconstruction + β·KL),
-# 4. the scale factor that gives latents unit variance.
+# 4. the scale factor that gives latents unit variance,
+# 5. an experiment: train the VAE briefly with a small and a large β and measure both terms.
 #
 # Write the body of each function where it says `# YOUR CODE HERE`, then run the check
 # cell below it. Each check compares your function with `course_lib.diffusion.vae` or
 # with `torch.distributions`, on fixed seeds, and says what looks wrong. Grade the whole
 # notebook with `course check day06` (add `--json` for a machine-readable report).
 #
-# **Run time:** a few seconds on a CPU; nothing is trained.
+# **Run time:** a few seconds on a CPU; exercise 5 trains two tiny VAEs (about 3 s).
 
 # %%
 import math
@@ -210,3 +211,71 @@ ref = lib_vae.scale_factor(z)
 assert abs(s - ref) < 1e-4 * ref, f"got {s:.5f}, expected {ref:.5f} = 1 / std over all values"
 print(f"ok: s = {s:.4f}; scaled std {(s * z).std():.4f}; a per-channel scale would distort the channels' "
       f"relative sizes (stds {z.std(dim=(0, 2, 3)).numpy().round(2)})")
+
+# %% [markdown]
+# ## Exercise 5 — An experiment: what β does
+#
+# The lesson's VAE uses a small $\beta$ (`LATENT.vae.beta` = 1e-3). Change that one
+# number and measure. Write `train_vae_briefly(beta, seed)`:
+#
+# - build `lib_vae.VAE(lib_vae.VAEConfig())` (the lesson's sizes) after `torch.manual_seed(seed)`;
+# - train it for 150 steps with `torch.optim.Adam(model.parameters(), lr=2e-3)` on batches of
+#   32 random frames of `train_frames` (drawn with `torch.randint(..., generator=g)`,
+#   `g = torch.Generator().manual_seed(seed)`), minimising `lib_vae.vae_loss(model, x, beta)[0]`;
+# - then, in eval mode and under `torch.no_grad()`, return `{"recon": ..., "kl": ...}`: the
+#   reconstruction and KL terms (Python floats) of `lib_vae.vae_loss(model, test_frames, beta)`
+#   on the held-out frames (call `torch.manual_seed(0)` first: the loss samples $z$).
+#
+# The check trains with $\beta = 10^{-3}$ and $\beta = 1$ (about 3 s). Predict first:
+# which term goes down with the larger $\beta$, and which goes up?
+
+# %%
+from einops import rearrange
+
+from course_lib.data.digits import make_moving_digits
+
+train_frames = rearrange(make_moving_digits("train", n=64, frames=8, canvas=12, seed=0).videos,
+                         "n c t h w -> (n t) c h w")                      # (512, 1, 12, 12)
+test_frames = rearrange(make_moving_digits("test", n=32, frames=8, canvas=12, seed=1).videos,
+                        "n c t h w -> (n t) c h w")                       # (256, 1, 12, 12)
+
+
+def train_vae_briefly(beta: float, seed: int = 0) -> dict[str, float]:
+    """Train the lesson's VAE for 150 steps with KL weight `beta`; held-out {"recon", "kl"}."""
+    ### BEGIN SOLUTION
+    torch.manual_seed(seed)
+    model = lib_vae.VAE(lib_vae.VAEConfig())
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(150):
+        x = train_frames[torch.randint(0, len(train_frames), (32,), generator=g)]
+        loss = lib_vae.vae_loss(model, x, beta)[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        torch.manual_seed(0)
+        _, recon, kl = lib_vae.vae_loss(model, test_frames, beta)
+    return {"recon": recon.item(), "kl": kl.item()}
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# Check: a larger beta buys a much smaller KL with worse reconstructions (trained VAEs, held-out frames)
+small, large = train_vae_briefly(1e-3, seed=0), train_vae_briefly(1.0, seed=0)
+for name, r in (("beta=1e-3", small), ("beta=1", large)):
+    assert isinstance(r, dict) and {"recon", "kl"} <= set(r), f"{name}: return {{'recon': ..., 'kl': ...}}; got {r!r}"
+    assert all(isinstance(r[k], float) and math.isfinite(r[k]) for k in ("recon", "kl")), \
+        f"{name}: recon and kl must be finite Python floats (.item()); got {r!r}"
+torch.manual_seed(0)
+untrained = lib_vae.vae_loss(lib_vae.VAE(lib_vae.VAEConfig()).eval(), test_frames, 1e-3)[1].item()
+assert small["recon"] < 0.5 * untrained, \
+    (f"with beta=1e-3 the reconstruction error {small['recon']:.3f} is not far below an untrained VAE's "
+     f"{untrained:.3f}: train all 150 steps (zero_grad, backward, step) on the loss, not on the KL alone")
+assert large["kl"] < 0.3 * small["kl"], \
+    f"beta=1 must pull the codes to N(0, I): KL {large['kl']:.3f} should be far below beta=1e-3's {small['kl']:.3f}"
+assert large["recon"] > small["recon"], \
+    "the price of a large beta is blurrier reconstructions: recon must be higher with beta=1"
+print(f"beta=1e-3: recon {small['recon']:.3f}, KL {small['kl']:.3f} nats per pixel | "
+      f"beta=1: recon {large['recon']:.3f}, KL {large['kl']:.3f} (untrained recon {untrained:.3f})")

@@ -15,11 +15,12 @@
 #
 # Three pieces of the speech data pipeline from the lesson
 # ([../notebooks/day09_speech_data.ipynb](../notebooks/day09_speech_data.ipynb)), written
-# by you this time:
+# by you this time, and an experiment:
 #
 # 1. number normalisation, `number_to_words`;
 # 2. phoneme durations in samples to frame counts, `durations_to_frames`;
-# 3. a padded batch with masks, `collate`.
+# 3. a padded batch with masks, `collate`;
+# 4. an experiment: how many phonemes of fast speech get no frame at all, for three hops.
 #
 # Replace each `# YOUR CODE HERE` / `raise NotImplementedError()` with your code, then run
 # the check cell below it. Each check compares your function with `course_lib` on fixed
@@ -206,3 +207,51 @@ assert torch.equal(got["mels"], expected["mels"]), "each mel goes first, zeros a
 assert torch.equal(got["mel_mask"], expected["mel_mask"]), \
     "mel_mask: (B, T), True on the real frames of each item"
 print("collate: matches course_lib.data.speech.collate")
+
+# %% [markdown]
+# ## Exercise 4 (experiment): how fine must the frames be for fast speech?
+#
+# A phoneme that gets **0 frames** is invisible to a TTS model: no mel frame carries
+# it, and a duration model learns that it has no length. Our frames are 12.5 ms apart
+# (hop 200 at 16 kHz). Measure how many phonemes vanish when speech gets fast, and how
+# that depends on the hop.
+#
+# Write `zero_frame_share(sentences, rate, hop_length)`: synthesise each sentence with
+# `espeak.synthesize(text.normalize(s), rate=rate)` (words per minute), count its frames
+# as the lesson does, `n_frames = 1 + ceil(len(wave) * 16000 / 22050) // hop_length`,
+# turn its durations into frames per event with `speech.durations_to_frames(...,
+# hop_length=hop_length)` (the library's, so that exercise 2 need not be solved), and
+# return the share of the **non-pause** events (`event.symbol != "_"`) over all the
+# sentences that get 0 frames.
+
+# %%
+def zero_frame_share(sentences: list[str], rate: int, hop_length: int) -> float:
+    """Share of the non-pause phoneme events that get 0 frames, over all sentences."""
+    ### BEGIN SOLUTION
+    zero = total = 0
+    for sentence in sentences:
+        syn = espeak.synthesize(text.normalize(sentence), rate=rate)
+        n_frames = 1 + math.ceil(len(syn.wave) * 16000 / syn.sample_rate) // hop_length
+        counts = speech.durations_to_frames(syn.durations, syn.sample_rate, n_frames, hop_length=hop_length)
+        real = [c for c, event in zip(counts, syn.events) if event.symbol != "_"]
+        zero += sum(c == 0 for c in real)
+        total += len(real)
+    return zero / total
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# Check: coarser frames lose more phonemes of fast speech
+sets = {domain: [s for s, _ in speech.sentences(domain, 8)] for domain in ("digits", "times", "general")}
+for domain, sentences in sets.items():
+    shares = {(rate, hop): zero_frame_share(sentences, rate, hop) for rate in (175, 440) for hop in (50, 200, 400)}
+    assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in shares.values()), \
+        "return a share: a float between 0 and 1"
+    print(domain, {f"{rate} wpm, hop {hop}": f"{v:.1%}" for (rate, hop), v in shares.items()})
+    assert shares[440, 400] > shares[440, 200], \
+        f"{domain}: at 440 words/min, 25 ms frames (hop 400) must lose more phonemes than 12.5 ms ones"
+    assert shares[440, 200] >= shares[440, 50] and shares[175, 200] <= shares[440, 200], \
+        f"{domain}: finer frames and slower speech can only lose fewer phonemes"
+    assert shares[440, 50] < 0.05, (f"{domain}: with 3 ms frames almost nothing vanishes; got "
+                                    f"{shares[440, 50]:.1%}: did you skip the pauses and use hop_length?")
+print("fast speech needs fine frames: at 440 words/min a 25 ms hop loses phonemes that 12.5 ms keeps")

@@ -132,7 +132,9 @@ def test_clean_stores_a_progress_bar_as_its_last_state():
                "l": model("HTMLModel", value="DiT:\u2007100%"),
                "p": model("FloatProgressModel", value=30.0, max=30.0),
                "r": model("HTMLModel", value="\u200730/30\u2007[00:01&lt;00:00,\u200730.0it/s]"),
-               "slider": model("IntSliderModel", value=3, description="digit")}
+               "slider": model("VBoxModel", children=["IPY_MODEL_digit", "IPY_MODEL_nfft"]),
+               "digit": model("IntSliderModel", value=3, description="digit"),
+               "nfft": model("SelectionSliderModel", index=1, _options_labels=["256", "512"], description="n_fft")}
     view = authoring.WIDGET_VIEW
     cell = nbformat.v4.new_code_cell("train()", outputs=[
         nbformat.v4.new_output("display_data", data={"text/plain": "DiT:   0%|          | 0/30", view: {"model_id": "bar"}}),
@@ -145,9 +147,10 @@ def test_clean_stores_a_progress_bar_as_its_last_state():
     # a widget with saved state keeps its view (renamed to a stable id) and its models,
     # and gains a text line naming its control values; one without state is just text
     assert slider.data[view] == {"model_id": "t-widget-00"}
-    assert slider.data["text/plain"].startswith("Saved view at digit = 3")
+    assert slider.data["text/plain"].startswith("Saved view at digit = 3, n_fft = 512 (run the cell")
     assert gone.data == {"text/plain": "Button()"}
-    assert list(nb.metadata["widgets"][authoring.WIDGET_STATE]["state"]) == ["t-widget-00"]
+    assert list(nb.metadata["widgets"][authoring.WIDGET_STATE]["state"]) == ["t-widget-00", "t-widget-01",
+                                                                          "t-widget-02"]
 
 
 def test_an_interactive_widget_is_saved_with_its_last_figure(tmp_path):

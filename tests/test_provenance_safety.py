@@ -69,3 +69,18 @@ def test_detector_separates_real_from_generated_on_held_out_digits():
     scores = S.detector_scores(model, np.concatenate([real_test, fake[1200:]]))
     value = S.auc(labels, scores)
     assert value >= 0.9 and abs(value - roc_auc_score(labels, scores)) < 1e-12
+
+
+def test_filter_scores_counts_against_a_hand_count():
+    labelled = [("deepfake", True), ("nude", True), ("a cat", True), ("a dog", False),
+                ("undress", False)]
+    scores = S.filter_scores(S.PromptFilter(), labelled)
+    assert (scores["tp"], scores["fp"], scores["fn"], scores["tn"]) == (2, 1, 1, 1)
+    assert scores["precision"] == 2 / 3 and scores["recall"] == 2 / 3
+
+
+def test_held_out_set_is_apart_from_the_tuning_set_and_has_both_classes():
+    tuned = {p for p, _ in S.EVASION_SET}
+    assert not tuned & {p for p, _ in S.HELD_OUT_SET}
+    labels = [b for _, b in S.HELD_OUT_SET]
+    assert sum(labels) >= 10 and len(labels) - sum(labels) >= 10

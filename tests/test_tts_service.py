@@ -64,7 +64,7 @@ def test_binds_loopback_by_default(server):
 
 def test_synthesis_returns_the_stub_audio_as_wav(server):
     r = _post(server, body={"text": "four two", "model_id": "eleven_multilingual_v2",
-                            "voice_settings": {"stability": 0.5, "speed": 2.0}})
+                            "voice_settings": {"speed": 2.0}})
     assert r.status_code == 200 and r.headers["Content-Type"] == "audio/wav"
     audio, sr = _read_wav(r.content)
     expected = stub("four two", "en-us", {"speed": 2.0})
@@ -100,6 +100,18 @@ def test_errors_are_json_with_the_right_status(server, kwargs, status, code):
     assert r.headers["Content-Type"] == "application/json"
     detail = r.json()["detail"]
     assert detail["status"] == code and detail["message"]
+
+
+@pytest.mark.parametrize("setting, value", [("stability", 0.5), ("similarity_boost", 0.75),
+                                            ("style", 0.0), ("use_speaker_boost", True)])
+def test_elevenlabs_settings_we_cannot_follow_are_refused_by_name(server, setting, value):
+    """Never silently ignored: a client that sets stability expects it to do something."""
+    r = _post(server, body={"text": "hi", "voice_settings": {setting: value, "speed": 1.0}})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail["status"] == "unsupported_voice_setting"
+    assert f"voice_settings.{setting}" in detail["message"]
+    assert "speed" in detail["message"] and "pitch" in detail["message"], "say what is supported"
 
 
 def test_unknown_paths_and_methods(server):

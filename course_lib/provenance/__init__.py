@@ -10,6 +10,7 @@
 - `cose`: the COSE_Sign1 (ES256) signature over the claim and its certificate chain.
 - `watermark`: spread-spectrum watermarks for images, video and audio, and the attacks
   they survive.
-- `safety`: a prompt filter that survives leetspeak and look-alike letters; a
+- `safety`: a prompt filter that survives leetspeak and look-alike letters, scored on
+  a held-out evasion set written apart from its rules (`HELD_OUT_SET`); a
   synthetic-media detector (`fit_detector`, a scikit-learn fit), ROC and AUC.
 """

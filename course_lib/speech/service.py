@@ -11,7 +11,9 @@ works here by changing the base URL:
 
 Errors are JSON, as ElevenLabs sends them: {"detail": {"status": "...", "message": "..."}}
 with 400 (body is not a JSON object), 401 (missing or wrong key), 404 (unknown voice or
-path), 405, 411/413 (no or too large body), 422 (empty or over-long text, bad settings),
+path), 405, 411/413 (no or too large body), 422 (empty or over-long text, bad settings,
+or one of ElevenLabs' settings this model cannot follow: stability, similarity_boost,
+style, use_speaker_boost, each refused by name rather than silently ignored),
 500 (the model failed). The server is the standard library's ThreadingHTTPServer; it
 binds 127.0.0.1 unless told otherwise, and a lock lets one request at a time use the
 model (PyTorch modules are not safe to share between threads mid-forward).
@@ -52,7 +54,17 @@ MAX_TEXT_CHARS = 500                 # longer texts get a 422 (ElevenLabs: 5,000
 MAX_BODY_BYTES = 64 * 1024
 MODEL_ID = "course_fastspeech2"
 SETTINGS_RANGES = {"speed": (0.5, 2.0), "pitch": (-12.0, 12.0)}   # our voice_settings
-IGNORED_SETTINGS = {"stability", "similarity_boost", "style", "use_speaker_boost"}  # ElevenLabs'
+# ElevenLabs' other voice_settings, which this model has no honest way to follow: a request
+# that sets one gets a 422 naming it (never silently ignored), with the reason below.
+UNSUPPORTED_SETTINGS = {
+    "stability": "ElevenLabs' stability trades consistency for a varied delivery between "
+                 "generations; this FastSpeech 2 is deterministic (one output per text and voice)",
+    "similarity_boost": "ElevenLabs' similarity_boost sets how closely a generation adheres to the "
+                        "reference voice; here a voice is one fixed d-vector, with nothing to adjust",
+    "style": "ElevenLabs' style exaggerates the reference speaker's style; this model has no style input",
+    "use_speaker_boost": "ElevenLabs' use_speaker_boost raises the similarity to the original speaker; "
+                         "this model has no such stage",
+}
 
 Synthesizer = Callable[[str, str, dict], "np.ndarray"]
 
@@ -86,8 +98,11 @@ def _settings(payload: dict) -> dict:
         raise TTSError(422, "invalid_voice_settings", "voice_settings must be a JSON object")
     out = {}
     for key, value in settings.items():
-        if key in IGNORED_SETTINGS:
-            continue
+        if key in UNSUPPORTED_SETTINGS:
+            raise TTSError(422, "unsupported_voice_setting",
+                           f"voice_settings.{key} is not supported by this server: {UNSUPPORTED_SETTINGS[key]}. "
+                           f"Supported: {sorted(SETTINGS_RANGES)} (speed in {list(SETTINGS_RANGES['speed'])}, "
+                           f"pitch in semitones in {list(SETTINGS_RANGES['pitch'])})")
         if key not in SETTINGS_RANGES:
             raise TTSError(422, "invalid_voice_settings",
                            f"unknown voice setting {key!r}; supported: {sorted(SETTINGS_RANGES)}")

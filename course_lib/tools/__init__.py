@@ -1,8 +1,11 @@
 """The course's tools, apart from the models they serve.
 
-- `cli`: the `course` command (`lab`, `build`, `run`, `check`, `doctor`).
+- `cli`: the `course` command (`lab`, `build`, `figures`, `run`, `check`, `doctor`).
 - `authoring`: executes notebook sources into `.ipynb` and writes `exercises/` from
   `solutions/` (solution regions become stubs); `offline_environment()` for kernels.
+- `diagrams`: a small SVG toolkit (boxes, arrows, frames, pixel grids) for the lessons'
+  concept figures; deterministic output.
+- `figures`: draws every figure of `figures/dayNN_*.py` into `notebooks/figures/`.
 - `grading`: runs a copy of a learner's notebook with the check cells of `solutions/`
   and reports each check (text or JSON).
 - `sandbox`: the limits a graded notebook runs under (time, CPU, memory, output, files,

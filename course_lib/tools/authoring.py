@@ -96,13 +96,15 @@ def saved_widget_view(view: dict, widgets: dict) -> tuple[dict, dict]:
     controls, image, printed = [], None, []
     for model in tree.values():
         state = model.get("state", {})
-        if "value" in state and state.get("description") and model.get("model_name", "").endswith(
+        name = model.get("model_name", "")
+        if state.get("description") and name.endswith(
                 ("SliderModel", "DropdownModel", "ToggleButtonsModel", "CheckboxModel", "RadioButtonsModel")):
-            value = state["value"]
-            if model["model_name"].endswith(("DropdownModel", "ToggleButtonsModel", "RadioButtonsModel")):
-                labels = state.get("_options_labels", [])
-                value = labels[state["index"]] if isinstance(state.get("index"), int) and state["index"] < len(labels) else value
-            controls.append(f"{state['description']} = {value}")
+            labels, index = state.get("_options_labels"), state.get("index")
+            if labels is not None:          # a selection: the value is the chosen label
+                if isinstance(index, int) and 0 <= index < len(labels):
+                    controls.append(f"{state['description']} = {labels[index]}")
+            elif "value" in state:
+                controls.append(f"{state['description']} = {state['value']}")
         for out in state.get("outputs", []):
             if out.get("output_type") == "stream":
                 printed.append(out.get("text", ""))
