@@ -37,12 +37,12 @@
 # the trained models from `artifacts/`.
 
 # %%
-import inspect
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn.functional as F
 from IPython.display import display
 
 from course_lib.data import speech
@@ -52,8 +52,8 @@ from course_lib.runtime import get_device, seed_everything
 from course_lib.speech import tacotron
 from course_lib.speech.recognize import Recognizer
 from course_lib.speech.tacotron import (LocationSensitiveAttention, Tacotron, alignment_is_monotonic,
-                                        guided_attention_weights, location_features,
-                                        masked_softmax, stop_targets)
+                                        guided_attention_loss, guided_attention_weights,
+                                        location_features, masked_softmax, stop_targets)
 from course_lib.speech.tacotron_train import PRESETS, train_tacotron
 from course_lib.speech.vocoder import griffin_lim_vocoder
 from course_lib.train import describe, preset
@@ -101,6 +101,21 @@ print(example.text, "->", table.encode(example.phonemes))
 # %% [markdown]
 # ## 2. The model
 #
+# ![Tacotron 2 as course_lib builds it: an encoder (embedding, three convolutions, a
+# bidirectional LSTM) gives one memory vector per phoneme; at each decoder step the
+# prenet and the attention LSTM make a query, location-sensitive attention (previous and
+# cumulative attention through a convolution) picks a context vector, the decoder LSTM
+# writes 4 mel frames and a stop logit; the postnet adds a residual to the finished
+# mel](figures/day10_tacotron2.svg)
+#
+# Read the figure left to right. The encoder (left) runs once and turns the $N$ phoneme
+# ids into the memory $h_j$, `(B, N, 64)`. The decoder (right) runs once per step: the
+# last frame goes through the prenet into the attention LSTM, whose state $s_i$ is the
+# query; the attention (middle) scores every $h_j$, also looking at where it attended
+# before (the two blue boxes on top), and returns the context $c_i$; the decoder LSTM
+# turns $[s_i; c_i]$ into 4 frames and a stop logit. The dashed arrows are the loops that
+# make it autoregressive. The sizes in the boxes are this lesson's CPU sizes.
+#
 # Data flow for one utterance of $N$ phonemes and $T$ mel frames:
 #
 # - **Encoder**: embedding, 3 convolutions (kernel 5, each sees a few neighbours, like
@@ -140,14 +155,34 @@ print(f"{n_params / 1e6:.2f} M parameters (Tacotron 2: 28 M)")
 # channels: the **previous** attention (where it just was) and the **cumulative**
 # attention (what has been read). Padding positions get $-\infty$ energy, so exactly zero
 # weight.
+#
+# We write one attention step ourselves, with the parameters of a
+# `LocationSensitiveAttention` module: its `query`, `memory` and `location` layers are
+# $W$, $V$ and $U$ (no bias), `location_conv` is $F$, and `v` holds $v$ and $b$.
 
 # %%
-print(inspect.getsource(location_features))
-print(inspect.getsource(LocationSensitiveAttention.energies))
+def attention_step(att, query, memory, previous, cumulative, mask):
+    """One step of location-sensitive attention, by hand: query (B, Dq), memory (B, N, D),
+    previous and cumulative attention (B, N), mask (B, N) True on real inputs
+    -> context (B, D), weights (B, N)."""
+    stacked = torch.stack([previous, cumulative], dim=1)                    # (B, 2, N): channel 0 previous
+    k = att.location_conv.kernel_size[0]
+    f = F.conv1d(stacked, att.location_conv.weight, padding=(k - 1) // 2)   # F * [...]: (B, 32, N)
+    f = f.transpose(1, 2)                                                   # (B, N, 32)
+    Ws = query @ att.query.weight.T                                         # (B, A)
+    Vh = memory @ att.memory.weight.T                                       # (B, N, A)
+    Uf = f @ att.location.weight.T                                          # (B, N, A)
+    e = torch.tanh(Ws[:, None] + Vh + Uf) @ att.v.weight[0] + att.v.bias   # (B, N)
+    e = e.masked_fill(~mask, float("-inf"))                                 # padding: -inf energy
+    alpha = torch.softmax(e, dim=-1)                                        # (B, N), 0 on padding
+    context = (alpha[..., None] * memory).sum(1)                            # sum_j alpha_ij h_j: (B, D)
+    return context, alpha
+
 
 # %% [markdown]
-# One attention step on a random batch of two sentences (5 and 3 real inputs), checking
-# the shapes and the mask:
+# One attention step on a random batch of two sentences (5 and 3 real inputs), ours
+# against the library module with the same parameters, then three steps in a row, each
+# fed the previous and cumulative attention of the step before, as the decoder does:
 
 # %%
 torch.manual_seed(0)
@@ -158,12 +193,26 @@ previous = masked_softmax(torch.zeros(2, 5), mask)             # uniform over re
 cumulative = previous.clone()
 print("location features:", tuple(location_features(previous, cumulative,
                                                      attention.location_conv).shape), "(B, N, filters)")
-context, weights = attention(torch.randn(2, 16), memory, attention.process_memory(memory),
-                             previous, cumulative, mask)
-print("context:", tuple(context.shape), " weights:", weights.detach().numpy().round(3))
-assert torch.allclose(weights.sum(-1), torch.ones(2)) and (weights[1, 3:] == 0).all()
+max_diff = 0.0
+with torch.no_grad():
+    for step in range(3):
+        query = torch.randn(2, 16)
+        ours_c, ours_w = attention_step(attention, query, memory, previous, cumulative, mask)
+        lib_c, lib_w = attention(query, memory, attention.process_memory(memory), previous, cumulative, mask)
+        torch.testing.assert_close(ours_w, lib_w)
+        torch.testing.assert_close(ours_c, lib_c)
+        max_diff = max(max_diff, (ours_w - lib_w).abs().max().item(), (ours_c - lib_c).abs().max().item())
+        previous, cumulative = lib_w, cumulative + lib_w
+print("context:", tuple(ours_c.shape), " weights of step 3:", ours_w.numpy().round(3))
+print(f"ours vs course_lib over 3 steps: max |difference| = {max_diff:.1e}")
+assert torch.allclose(ours_w.sum(-1), torch.ones(2)) and (ours_w[1, 3:] == 0).all()
 
 # %% [markdown]
+# Our step and the library's agree to about $10^{-7}$, float rounding from adding the
+# same terms in a different order: the dozen lines above are the whole of
+# location-sensitive attention. The weights sum to 1 over the real inputs and are
+# exactly 0 on the padding of the second sentence.
+#
 # ### Stop token and guided attention
 #
 # At inference nobody tells the decoder how long the utterance is. It predicts, at each
@@ -219,9 +268,35 @@ assert out.alignment.shape[1] == -(-batch["mels"].shape[2] // config.reduction)
 # checkpoint. When the checkpoint exists it loads it instead of training. On a CPU it
 # runs on one thread: a decoder step is hundreds of tiny operations, and splitting each
 # over two cores costs more than it saves.
+#
+# The loss, written out on the batch of section 2 and checked against
+# `tacotron.tacotron_loss`. Both mels are compared in normalised units, only on real
+# frames; the stop target of a step is that of its last frame; the guided term is
+# weighted by the recipe's `guided_weight`.
 
 # %%
-print(inspect.getsource(tacotron.tacotron_loss))
+r = config.reduction
+frame_mask = batch["mel_mask"][:, None].float()                       # (B, 1, T) 1 on real frames
+target = model.mel_norm(batch["mels"])                                  # (B, n_mels, T) normalised
+T = target.shape[2]
+n_real = frame_mask.sum() * config.n_mels
+
+
+def masked_mse(mel):                                                    # mel in log-mel units
+    return (((model.mel_norm(mel[..., :T]) - target) ** 2) * frame_mask).sum() / n_real
+
+
+with torch.no_grad():
+    n_steps = out.stop_logits.shape[1]
+    stop_target = stop_targets(batch["mel_lengths"], n_steps * r)[:, r - 1::r]   # (B, steps)
+    stop_loss = F.binary_cross_entropy_with_logits(out.stop_logits, stop_target)
+    step_lengths = (batch["mel_lengths"] + r - 1) // r
+    guided = guided_attention_loss(out.alignment, batch["token_lengths"], step_lengths, RECIPE.g)
+    our_loss = masked_mse(out.mel) + masked_mse(out.mel_postnet) + stop_loss + RECIPE.guided_weight * guided
+    lib_loss, _ = tacotron.tacotron_loss(out, batch, model, RECIPE.guided_weight, RECIPE.g)
+print(f"our loss {our_loss.item():.6f}, course_lib {lib_loss.item():.6f}, "
+      f"|difference| {abs(our_loss.item() - lib_loss.item()):.1e}")
+torch.testing.assert_close(our_loss, lib_loss)
 
 # %%
 trained = train_tacotron(RECIPE, device=DEVICE)
@@ -410,19 +485,41 @@ assert wer_ours <= wer_teacher + 0.35, f"WER {wer_ours:.3f} vs teacher {wer_teac
 #
 # ## In production
 #
-# - **Tacotron 2** (2018) with a WaveNet vocoder reached a MOS of 4.53 against 4.58 for
-#   recordings. Its weak point is the attention: on long or unusual inputs it skips,
-#   repeats or never stops ("babbling"), because nothing forces it to be monotonic.
-#   Fixes: guided attention, forward attention, dynamic convolution attention, GMM
-#   attention, or no attention at all.
-# - **Duration models** replaced attention in most production systems: FastSpeech 2,
-#   Glow-TTS, VITS predict each phoneme's duration explicitly (day 11), so they cannot
-#   skip or babble and run in parallel. Alignments for training come from a teacher like
-#   ours or are learned with monotonic alignment search.
+# - **[Tacotron 2](https://arxiv.org/abs/1712.05884)** (2018) with a WaveNet vocoder
+#   reached a MOS of 4.53 against 4.58 for recordings. Its attention is
+#   [location-sensitive attention](https://arxiv.org/abs/1506.07503) from speech
+#   recognition, and its weak point: on long or unusual inputs it skips, repeats or never
+#   stops ("babbling"), because nothing forces it to be monotonic. Fixes:
+#   [guided attention](https://arxiv.org/abs/1710.08969), forward attention, dynamic
+#   convolution attention, GMM attention, or no attention at all.
+# - **Duration models** replaced attention in most production systems:
+#   [FastSpeech 2](https://arxiv.org/abs/2006.04558), Glow-TTS, VITS predict each
+#   phoneme's duration explicitly (day 11), so they cannot skip or babble and run in
+#   parallel. Alignments for training come from a teacher like ours or are learned with
+#   monotonic alignment search.
 # - **Today's large TTS** (VALL-E, ElevenLabs, XTTS, F5-TTS) generate codec tokens or
 #   mels with transformers or flow matching on 10^4-10^5 hours; attention failures
 #   reappear there as repeated or dropped words, and are measured the way we did:
 #   WER of an ASR model (usually Whisper) on the synthesised speech.
+#
+# A pretrained Tacotron 2 (trained on LJSpeech, with a WaveRNN vocoder) ships with
+# [torchaudio's pipelines](https://docs.pytorch.org/audio/stable/generated/torchaudio.pipelines.Tacotron2TTSBundle.html);
+# the same three stages as our lesson, not run here (it downloads its weights):
+#
+# ```python
+# import torch
+# import torchaudio
+#
+# bundle = torchaudio.pipelines.TACOTRON2_WAVERNN_PHONE_LJSPEECH
+# processor = bundle.get_text_processor()          # text -> phoneme ids (a G2P model)
+# tacotron2 = bundle.get_tacotron2().eval()        # ids -> mel, autoregressive, stop token
+# vocoder = bundle.get_vocoder().eval()            # mel -> wave
+# with torch.inference_mode():
+#     tokens, lengths = processor("Four zero seven one nine.")
+#     mel, mel_lengths, _ = tacotron2.infer(tokens, lengths)
+#     waves, wave_lengths = vocoder(mel, mel_lengths)
+# torchaudio.save("tacotron2.wav", waves[0:1].cpu(), sample_rate=vocoder.sample_rate)
+# ```
 #
 # ## Summary
 #

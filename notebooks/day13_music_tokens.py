@@ -31,6 +31,7 @@
 # %%
 import collections
 import inspect
+import math
 import time
 
 import matplotlib.pyplot as plt
@@ -146,13 +147,32 @@ assert back == piece.notes
 #
 # velocity → the centre of one of `VELOCITY_BINS` equal bins, and the voice is dropped
 # unless the tokenizer is asked to keep it. This is the *only* information the tokens
-# lose — `quantise` says exactly what it is:
+# lose. Here it is as code, then checked against `course_lib`'s `quantise`, which the
+# tokenizers call, on every note of the corpus:
 
 # %%
-print(inspect.getsource(quantise).split('"""')[2])
+def quantise_notes(notes, config):
+    """Starts and durations on the grid, each velocity at its bin's centre, voices dropped
+    unless config.parts; sorted (by start, then pitch)."""
+    r, bins = config.beat_resolution, config.velocity_bins
+    out = []
+    for n in notes:
+        start = math.floor(n.start * r + 0.5)                              # round half up, in grid steps
+        steps = min(max(math.floor(n.duration * r + 0.5), 1), config.max_duration_beats * r)
+        index = min(n.velocity * bins // 128, bins - 1)                    # equal bins over 0..127
+        velocity = max(1, (2 * index + 1) * 128 // (2 * bins))             # the bin's centre
+        out.append(Note(start / r, n.pitch, steps / r, velocity, n.part if config.parts else 0))
+    return sorted(out)
 
-# %%
+
 config = TokenizerConfig(beat_resolution=BEAT_RESOLUTION, velocity_bins=VELOCITY_BINS)
+for cfg in (config, TokenizerConfig(beat_resolution=1, parts=True)):
+    same = sum(quantise_notes(c.notes, cfg) == quantise(c.notes, cfg) for c in corpus.pieces)
+    print(f"{cfg.beat_resolution} step(s) per beat, parts={cfg.parts}: ours == course_lib's quantise "
+          f"for {same} / {len(corpus)} chorales")
+    assert same == len(corpus)
+
+# %%
 changed = collections.Counter()
 for c in corpus.pieces:
     for n in c.notes:
@@ -193,7 +213,17 @@ display(play_audio(render_notes(coarse, sample_rate=SAMPLE_RATE, tempo_bpm=TEMPO
 # does: a `Bar` token opens each bar, a `Position_p` token marks an onset at grid step
 # $p$ of the bar, and each note at that onset is `Pitch Velocity Duration`. The meter is
 # a `TimeSig_b` token after `BOS`. Every bar is written, empty ones too, because they
-# carry time. The first bar of our chorale:
+# carry time.
+#
+# ![The first notes of chorale bwv269 as a piano roll with its bar line and onset positions, and below them the REMI tokens: BOS, TimeSig_3, Bar, Position_8 and four Pitch-Velocity-Duration notes, then the next bar](figures/day13_remi_tokens.svg)
+#
+# The figure is the opening of the chorale we just plotted. The piano roll on top has a
+# one-beat pickup before the first bar line; below it, the REMI tokens of the same notes,
+# read left to right and row by row. Each onset gets one yellow `Position` token, then
+# its notes lowest first, each as a `Pitch Velocity Duration` triple; a new bar starts
+# with `Bar`, so `Position_0` after it is beat 1 of bar 1. The soprano's G held for two
+# beats is `Duration_8` (8 sixteenth-note steps). The voice colours help you match the
+# two pictures, but plain REMI does not store them. The code prints the first bar:
 
 # %%
 remi = REMITokenizer(config)
@@ -333,16 +363,23 @@ assert up3 == remi.encode(transpose(piece.notes, 3), piece.beats_per_bar)
 print("first notes, transposed up 3 semitones:", " ".join(remi.to_strings(up3)[4:10]))
 
 # %% [markdown]
-# ## 9. In production
+# ## In production
 #
-# - **MidiTok** (Fradet et al.) implements REMI, TSD, MIDI-Like, Compound Word, Octuple
-#   and more, with byte-pair encoding on top; **REMI+** adds instruments (`Program`) and
-#   time signatures, as our `Part` and `TimeSig` tokens do.
-# - **Compound Word / Octuple** tokens group a note's attributes into one step with
-#   several embeddings, cutting sequence length 3–4× at the price of a more complex
-#   output head.
+# - **MidiTok** ([Fradet et al., 2021](https://github.com/Natooz/MidiTok);
+#   [documentation](https://miditok.readthedocs.io/)) implements REMI, TSD, MIDI-Like,
+#   Compound Word, Octuple and more, with byte-pair encoding on top; **REMI+** adds
+#   instruments (`Program`) and time signatures, as our `Part` and `TimeSig` tokens do.
+#   REMI itself is from the Pop Music Transformer paper
+#   ([Huang & Yang, 2020](https://arxiv.org/abs/2002.00212)).
+# - **Compound Word** ([Hsiao et al., 2021](https://arxiv.org/abs/2101.02402)) and
+#   **Octuple** (MusicBERT, [Zeng et al., 2021](https://arxiv.org/abs/2106.05630)) group a
+#   note's attributes into one step with several embeddings, cutting sequence length
+#   3–4× at the price of a more complex output head.
 # - **BPE on music tokens** merges frequent token pairs (e.g. a pitch with its usual
 #   duration) into new symbols, as text tokenizers do.
+# - **The data**: [music21](https://web.mit.edu/music21/) parses scores (our chorales
+#   come from its bundled corpus); [symusic](https://github.com/Yikai-Liao/symusic) and
+#   [pretty_midi](https://github.com/craffel/pretty-midi) read and write MIDI files fast.
 # - **Audio-token models** (MusicGen, MusicLM, Stable Audio) skip symbolic music and
 #   model neural-codec tokens of the waveform (Day 15): they capture timbre and
 #   performance but need vastly more data and compute.
@@ -350,6 +387,23 @@ print("first notes, transposed up 3 semitones:", " ".join(remi.to_strings(up3)[4
 #   sixteenth grid (need 12 or 24 steps per beat); velocity bins too coarse for a
 #   performance; tied notes counted twice; meter changes; splitting windows instead of
 #   pieces between train and test.
+#
+# Our REMI with MidiTok (not run here; MidiTok 3 reads MIDI through symusic):
+#
+# ```python
+# from miditok import REMI, TokenizerConfig
+# from symusic import Score
+#
+# config = TokenizerConfig(beat_res={(0, 8): 4},        # 4 steps per beat, up to 8 beats
+#                          num_velocities=8, use_time_signatures=True,
+#                          use_programs=False)          # True: a Program token per note, like our Part
+# tokenizer = REMI(config)
+# score = Score("chorale0.mid")                         # e.g. the file section 2 wrote
+# tokens = tokenizer(score)                             # TokSequence(s): .ids, .tokens
+# back = tokenizer(tokens)                              # -> symusic Score, quantised
+# back.dump_midi("round_trip.mid")
+# tokenizer.train(vocab_size=1000, files_paths=midi_paths)   # byte-pair encoding on top
+# ```
 
 # %% [markdown]
 # ## Summary
@@ -364,4 +418,5 @@ print("first notes, transposed up 3 semitones:", " ".join(remi.to_strings(up3)[4
 # - A grammar checker names the first bad token — the yardstick for generated music.
 #
 # **Exercises:** [../exercises/day13_music_tokens.ipynb](../exercises/day13_music_tokens.ipynb)
-# — quantise a note, tokenise a bar, decode REMI tokens.
+# — quantise a note, tokenise a bar, decode REMI tokens, and an experiment: byte-pair
+# encoding on REMI tokens.

@@ -22,7 +22,7 @@
 #
 # **Prerequisites:** Day 02 (attention, KV cache), Day 13 (tokens, corpus).
 #
-# **Run time:** about 2 minutes on an idle 2-core CPU (two small models train for ~50 s
+# **Run time:** about 2 minutes on an idle 2-core CPU (two small models train for ~40 s
 # each); with their checkpoints in `artifacts/` a re-run takes ~20 s.
 
 # %%
@@ -31,9 +31,11 @@ import math
 import time
 from dataclasses import replace
 
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn.functional as F
 from IPython.display import display
 
 from course_lib.music.ngram import tune_ngram
@@ -93,7 +95,9 @@ for n in sorted({n for n, _ in table}):
 print(f"best: n={best_n}, k={best_k:g}; test NLL {ngram_test:.3f} nats/token (perplexity {math.exp(ngram_test):.2f})")
 
 # %% [markdown]
-# Longer histories help as long as $k$ shrinks with them: a 5-gram with tiny $k$ wins.
+# Longer histories help as long as $k$ shrinks with them. On validation the 5-gram with
+# tiny $k$ comes out best, but only by a hair over the 4-gram (compare the two rows'
+# best entries): section 4 shows what that tie means on the test pieces.
 # Chorale tokens are very regular (`Velocity` always follows `Pitch`, four voices move
 # together), so counting gets far. What counting cannot do is generalise: a 5-gram knows
 # nothing about a chord it has not seen in exactly this key and context.
@@ -111,9 +115,25 @@ print(f"best: n={best_n}, k={best_k:g}; test NLL {ngram_test:.3f} nats/token (pe
 # pair — $O(L^2 d_h)$ memory. The **skew** computes $Q E^\top$ once, $(L, L)$, where
 # column $m$ holds distance $m - (L-1)$, and slides row $i$ left by $L-1-i$ with a pad,
 # a reshape and a slice:
+#
+# ![The skewing trick on four queries: Q E-transpose with one column per distance, a zero column padded on the left, the numbers re-read as a five-by-four matrix, the first row dropped, leaving each distance on one diagonal of the query-by-key matrix](figures/day14_skewing_trick.svg)
+#
+# Follow one colour through the figure: $q_i \cdot E_0$ (orange, distance 0) sits in the
+# last column of $QE^\top$ (panel 1). Padding a zero column on the left and reading the
+# same numbers as an $(L + 1) \times L$ matrix shifts every row one place further than
+# the row above it (panel 3), so after dropping the first row, distance 0 lies on the
+# diagonal, distance $-1$ just left of it, and so on (panel 4): entry $(i, j)$ holds
+# $q_i \cdot E_{j-i}$. The grey cells above the diagonal hold leftovers of other rows;
+# they belong to future keys, which the causal mask hides anyway. Here are the three
+# steps, written as the figure draws them:
 
 # %%
-print(inspect.getsource(skew).split('"""')[2])
+def skew_steps(rel):
+    """(..., L, L) relative logits, column m = distance m - (L - 1) -> (..., L, L), column = key."""
+    *batch, L, S = rel.shape
+    padded = F.pad(rel, (1, 0))                              # 2. zero column on the left: (..., L, L + 1)
+    reshaped = padded.reshape(*batch, L + 1, L)              # 3. the same numbers, read as (L + 1, L)
+    return reshaped[..., 1:, :]                              # 4. drop the first row: (..., L, L)
 
 # %% [markdown]
 # Against the explicit gather, on random numbers (L = 6 queries, S = 6 keys):
@@ -125,6 +145,9 @@ q = torch.randn(1, H, L, Dh, generator=gen)
 E = torch.randn(H, L, Dh, generator=gen)                 # row m: distance m - (L - 1)
 QE = q @ E.transpose(-2, -1)                             # (1, H, L, L), columns = distances
 fast = skew(QE)
+ours = skew_steps(QE)
+print("our three steps == course_lib's skew, exactly:", torch.equal(ours, fast))
+assert torch.equal(ours, fast)
 gathered = torch.zeros(1, H, L, L)
 for i in range(L):
     for j in range(i + 1):                               # causal: keys j <= i
@@ -137,13 +160,15 @@ print(f"max |skew - explicit gather| on the causal part: {diff_skew:.1e}")
 assert diff_skew < 1e-5
 
 # %% [markdown]
-# Row $i$'s distance-0 entry (the last column of $QE^\top$) lands on the diagonal, its
-# distance $-1$ entry just left of it, and so on. With a KV cache the $L$ new queries are
-# the last $L$ of $S$ keys; the same pad-reshape-slice works with $L \le S$ (see the
-# docstring), so cached decoding needs no special case. Distances beyond the training
-# context share the farthest embedding, so the model can generate past it.
-# `RelativeMultiHeadAttention` plugs this into Day 02's `MultiHeadAttention` by
-# overriding only `attend` — projections, masks and the cache are inherited:
+# Our three lines give exactly the library's numbers (a pad and two reshapes move
+# numbers, they do no arithmetic), and both equal the explicit gather on the causal part.
+# `course_lib`'s `skew` writes steps 3-4 as "flatten, drop the first $L$ numbers, re-read
+# as $(L, S)$", which is the same thing when $L = S$ and also covers a KV cache, where
+# the $L$ new queries are the last $L$ of $S$ keys ($L \le S$): cached decoding needs no
+# special case. Distances beyond the training context share the farthest embedding, so
+# the model can generate past it. `RelativeMultiHeadAttention` plugs this into Day 02's
+# `MultiHeadAttention` by overriding only `attend` — projections, masks and the cache are
+# inherited:
 
 # %%
 print(inspect.getsource(RelativeMultiHeadAttention.attend))
@@ -203,6 +228,47 @@ assert improvement >= 0.15, f"relative model only {improvement:.1%} better than 
 assert nll["relative"] < nll["absolute"], "relative attention should beat absolute positions here"
 
 # %% [markdown]
+# ### Why the "tuned" 5-gram loses to the 4-gram on test
+#
+# The table shows the tuned model (the 5-gram) *behind* the 4-gram on the test pieces.
+# Tuning picked it on validation, where the two were nearly tied; two things then work
+# against the longer history. **Overfitting**: the 5-gram fits its training pieces much
+# better than new pieces (compare its train and test NLL below; the gap grows with $n$).
+# **Sparse counts**: a 4-token history followed by a given token has been seen fewer
+# times, and more test continuations were *never* seen in training; add-$k$ with a tiny
+# $k$ gives each of those a probability near $k / (c(h) + kV)$, a cost of many nats.
+
+# %%
+k_of = {n: min((k for nn, k in table if nn == n), key=lambda k: table[(n, k)]) for n in sorted(ngrams)}
+train_sample = train[:len(test)]                      # as many training pieces as test pieces
+print(f"{'n':>2} {'k':>6} {'train':>7} {'valid':>7} {'test':>7}   test (history, next) never seen in training")
+unseen_share = {}
+for n in sorted(ngrams):
+    c_hw, c_h = ngrams[n].counts(test)
+    never = c_hw == 0
+    cost = -np.log((c_hw + k_of[n]) / (c_h + k_of[n] * len(tokenizer)))
+    unseen_share[n] = never.mean()
+    print(f"{n:>2} {k_of[n]:>6g} {ngrams[n].nll(train_sample, k_of[n]):7.3f} {table[(n, k_of[n])]:7.3f} "
+          f"{nll[f'{n}-gram']:7.3f}   {never.mean():5.1%} of tokens, {cost[never].mean() if never.any() else 0:4.1f} nats "
+          f"each: {cost[never].sum() / len(cost):.3f} nats/token of the total")
+print(f"validation picked n={best_n} by {abs(table[(4, k_of[4])] - table[(5, k_of[5])]):.3f} nats; "
+      f"on test the 4-gram is better by {nll['5-gram'] - nll['4-gram']:.3f}")
+assert unseen_share[5] > unseen_share[4], "longer histories leave more test continuations unseen"
+
+# %% [markdown]
+# Read the table row by row. From the 4-gram to the 5-gram the training NLL keeps
+# falling, but the test NLL rises: the extra token of history is mostly memorised. The
+# share of test tokens whose (history, next token) pair never occurred in training
+# grows several-fold, and each such token costs the model far more than an average token
+# (the "nats each" column); those tokens alone make up about a quarter of the 5-gram's
+# test NLL (last column). And the validation margin that chose $n = 5$ was a few
+# thousandths of a nat, far smaller than the gap between the validation and the test NLL
+# of any one model in the table: on two sets of about 35 pieces, a margin that small
+# says nothing about which order generalises better. Real n-gram models fix
+# this by **backing off** to a shorter history when the long one is rare (Katz,
+# Kneser-Ney), or by mixing the orders (exercise 4 measures that); a transformer shares
+# what it learns across histories instead.
+#
 # The relative model beats the best tuned n-gram by the margin printed above, and the
 # absolute-position model with the same budget. Why relative attention helps here: the
 # same pattern (a voice holding, a cadence on beat 1) recurs at every place in a piece,
@@ -270,10 +336,24 @@ assert torch.equal(out_cache, out_full) and kv_speedup > 5
 # an empty set:
 
 # %%
-print(inspect.getsource(top_p_filter).split('"""')[2])
+def nucleus(logits, p):
+    """Keep the most likely tokens until their probability reaches p (the crossing one
+    included); the rest get -inf. p: a float, or a tensor (B, 1) with one p per row."""
+    sorted_logits, order = logits.sort(dim=-1, descending=True)
+    probs = sorted_logits.softmax(dim=-1)
+    before = probs.cumsum(dim=-1) - probs                     # probability ranked above each token
+    drop_sorted = before >= p                                 # p already reached without this token
+    drop = drop_sorted.scatter(-1, order, drop_sorted)        # back to vocabulary order
+    return logits.masked_fill(drop, float("-inf"))
+
+
 probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
 for p in (0.5, 0.6, 0.9, 1.0):
-    print(f"p={p}: keeps {torch.isfinite(top_p_filter(probs.log(), p))[0].int().tolist()}")
+    print(f"p={p}: keeps {torch.isfinite(nucleus(probs.log(), p))[0].int().tolist()}")
+random_logits = torch.randn(64, len(tokenizer), generator=seed_everything(SEED)) * 3
+for p in (0.1, 0.5, 0.9, 0.99, 1.0):
+    assert torch.equal(nucleus(random_logits, p), top_p_filter(random_logits, p))
+print("equal to course_lib's top_p_filter on 64 random rows x 5 values of p")
 
 # %% [markdown]
 # Now write music: `NUM_SAMPLES` sequences of `SAMPLE_TOKENS` tokens. The prompt is
@@ -370,24 +450,127 @@ print("saved", save_midi(notes, artifacts_dir("day14") / "sample.mid", tempo_bpm
 # context is about a bar and a half.
 
 # %% [markdown]
-# ## 7. In production
+# ### Try it: temperature × top-p
 #
-# - **Music Transformer** (Magenta, 2018) trained on piano performances (MAESTRO) with
-#   relative attention over 2,000+ tokens; the skew made that fit in memory. Its
-#   successors: **MuseNet** (OpenAI, sparse attention, many instruments), **Anticipatory
-#   Music Transformer** (infilling with interleaved control tokens), **MIDI-GPT** and
-#   **Text2MIDI**.
-# - **Relative positions today**: RoPE (rotary embeddings, Llama) and ALiBi (a distance
-#   penalty added to the logits, a fixed version of our $q_i \cdot E_{j-i}$) are the
-#   common ways to make attention distance-aware and to extrapolate past the training
-#   length.
-# - **Audio-domain music** (MusicGen, Stable Audio, Suno, Udio) models codec tokens or
-#   latents of the waveform instead of notes: Day 15.
+# The two knobs interact: temperature reshapes the whole distribution, top-p then cuts
+# its tail. The widget below shows both at once. Left: the model's next-token
+# distribution at one point of a held-out chorale (the 20 likeliest tokens; grey bars
+# are cut by top-p, and the title counts how many tokens stay in the running). Right: a
+# sample of 128 tokens drawn with those settings, as a piano roll, and how many of the 4
+# samples drawn per setting follow the grammar (the roll shows the first one that
+# does). Every sample is drawn once, below, with our `nucleus` and one batch for the
+# whole grid (each row with its own $T$ and $p$), so moving the sliders only looks
+# results up.
+
+# %%
+GRID_T, GRID_P, PER_SETTING, WIDGET_TOKENS = (0.3, 0.5, 0.8, 1.0, 1.3), (0.5, 0.9, 1.0), 4, 128
+settings = [(T, p) for T in GRID_T for p in GRID_P for _ in range(PER_SETTING)]
+T_rows = torch.tensor([[T] for T, _ in settings], device=DEVICE)
+p_rows = torch.tensor([[p] for _, p in settings], device=DEVICE)
+start = time.perf_counter()
+gen = seed_everything(SEED)
+with torch.no_grad():
+    seq = prompt[:1].expand(len(settings), -1)                  # BOS TimeSig_4 Bar
+    caches = model.new_caches()
+    logits = model(seq, caches)[:, -1]
+    for _ in range(WIDGET_TOKENS - seq.shape[1]):
+        probs_rows = nucleus(logits / T_rows, p_rows).softmax(-1)
+        next_tok = torch.multinomial(probs_rows.cpu(), 1, generator=gen).to(DEVICE)
+        seq = torch.cat([seq, next_tok], 1)
+        logits = model(next_tok, caches)[:, -1]
+grid_samples = {}
+for (T, p), row in zip(settings, seq.tolist()):
+    grid_samples.setdefault((T, p), []).append(row)
+# the distribution the left panel shows: after 40 tokens of a held-out chorale
+context = test[0][:40]
+with torch.no_grad():
+    context_logits = model(torch.tensor([context], device=DEVICE))[0, -1].cpu()
+print(f"{len(settings)} samples x {WIDGET_TOKENS} tokens ({len(GRID_T)} temperatures x {len(GRID_P)} values of p "
+      f"x {PER_SETTING}) in {time.perf_counter() - start:.1f} s; context ends with "
+      + " ".join(tokenizer.to_strings(context[-4:])))
+
+
+def show_sampling(T=0.5, p=0.9):
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [1, 1.4]})
+    probs_T = (context_logits / T).softmax(-1)
+    kept = torch.isfinite(nucleus((context_logits / T)[None], p))[0]
+    top = probs_T.argsort(descending=True)[:20]
+    ax0.bar(range(20), probs_T[top], color=["tab:blue" if kept[i] else "lightgray" for i in top])
+    ax0.set_xticks(range(20), tokenizer.to_strings(top.tolist()), rotation=90, fontsize=7)
+    ax0.set(ylim=(0, 1), ylabel="probability", title=f"next token: {int(kept.sum())} kept (of {len(tokenizer)})")
+    rows = grid_samples[(T, p)]
+    good = [r for r in rows if check_sample(r) is None]
+    notes = assign_voices(tokenizer.decode_prefix(good[0])) if good else []   # the first grammatical one
+    for n in notes:
+        ax1.add_patch(plt.Rectangle((n.start, n.pitch - 0.4), n.duration, 0.8, color=colors[n.part], alpha=0.8))
+    end = max([n.end for n in notes], default=16)
+    pitches = [n.pitch for n in notes] or [40, 80]
+    ax1.set(xlim=(0, end), ylim=(min(pitches) - 2, max(pitches) + 2), xlabel="beats", ylabel="MIDI pitch",
+            title=f"T = {T}, p = {p}: {len(good)}/{len(rows)} samples grammatical\n"
+                  + ("the first of them:" if good else "none to draw"))
+    plt.tight_layout()
+    plt.show()
+
+
+widgets.interact(show_sampling, T=widgets.SelectionSlider(options=GRID_T, value=0.5, description="T"),
+                 p=widgets.SelectionSlider(options=GRID_P, value=0.9, description="top-p"));
+
+# %% [markdown]
+# Watch the left panel's title first: cooling concentrates the probability on a few
+# pitches, so top-p keeps only a handful of tokens, while at $T = 1.3$, $p = 1$ every
+# one of the 212 tokens stays in the running, including the ones that break the
+# grammar. Top-p is a guard against exactly that tail: at high temperature, $p = 0.5$
+# leaves far fewer candidates than $p = 1$. The grammar counts on the right come from
+# only 4 samples per setting, so they are noisy; read them as a trend (hot and uncut is
+# worst), not as a measurement. Section 6's 32-sample counts are the measurement.
+
+# %% [markdown]
+# ## In production
+#
+# - **Music Transformer** ([Huang et al., 2018](https://arxiv.org/abs/1809.04281);
+#   [Magenta's write-up](https://magenta.tensorflow.org/music-transformer)) trained on
+#   piano performances (MAESTRO) with relative attention over 2,000+ tokens; the skew
+#   made that fit in memory. Relative attention itself is from
+#   [Shaw et al., 2018](https://arxiv.org/abs/1803.02155). Successors: **MuseNet**
+#   (OpenAI, sparse attention, many instruments), the
+#   [Anticipatory Music Transformer](https://arxiv.org/abs/2306.08620) (infilling with
+#   interleaved control tokens), **MIDI-GPT** and **Text2MIDI**.
+# - **Relative positions today**: [RoPE](https://arxiv.org/abs/2104.09864) (rotary
+#   embeddings, Llama) and [ALiBi](https://arxiv.org/abs/2108.12409) (a distance penalty
+#   added to the logits, a fixed version of our $q_i \cdot E_{j-i}$) are the common ways
+#   to make attention distance-aware and to extrapolate past the training length.
+# - **Sampling**: temperature, top-k and nucleus (top-p) sampling
+#   ([Holtzman et al., 2019](https://arxiv.org/abs/1904.09751)) are the same knobs in
+#   every text and music generator; Hugging Face's
+#   [`generate`](https://huggingface.co/docs/transformers/main_classes/text_generation)
+#   takes them as arguments.
+# - **Audio-domain music** ([MusicGen](https://arxiv.org/abs/2306.05284), Stable Audio,
+#   Suno, Udio) models codec tokens or latents of the waveform instead of notes: Day 15.
 # - **Failure modes:** sampling at $T > 1$ produces ungrammatical or atonal sequences;
 #   $T \ll 1$ or greedy decoding loops on one chord; absolute positions do not
 #   generalise past the training length; measuring NLL on windows from training pieces
 #   (leakage); comparing per-token NLL across tokenizers with different token counts
 #   (compare per note or per second instead).
+#
+# The same pipeline with production libraries: [MidiTok](https://github.com/Natooz/MidiTok)
+# for REMI tokens, a GPT-2 from `transformers` as the decoder (it has absolute
+# positions; a relative or rotary model would be a different class), and `generate` with
+# the sampling settings of section 6 (not run here):
+#
+# ```python
+# from miditok import REMI, TokenizerConfig
+# from symusic import Score
+# from transformers import GPT2Config, GPT2LMHeadModel
+#
+# tokenizer = REMI(TokenizerConfig(num_velocities=8, use_time_signatures=True))
+# tokens = tokenizer(Score("chorale.mid"))                  # MIDI -> REMI token ids
+# model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=1024,
+#                                    n_embd=128, n_layer=3, n_head=4))
+# # ... train on tokenized MIDI files (transformers.Trainer or a plain loop) ...
+# out = model.generate(prompt_ids, do_sample=True, temperature=0.5, top_p=0.9,
+#                      max_new_tokens=256)                # cached decoding by default
+# tokenizer(out).dump_midi("sample.mid")                   # token ids -> MIDI file
+# ```
 
 # %% [markdown]
 # ## Summary
@@ -398,8 +581,13 @@ print("saved", save_midi(notes, artifacts_dir("day14") / "sample.mid", tempo_bpm
 #   beats the best tuned n-gram on held-out chorales by the margin measured above, and
 #   the same model with absolute positions.
 # - Cached decoding gives the same tokens and is many times faster at 512 tokens.
+# - Counting has limits: the 5-gram chosen on validation by a hair loses to the 4-gram
+#   on test, because it memorises its training pieces and meets more never-counted
+#   continuations.
 # - Top-p keeps the token that crosses $p$; at $T = 0.5$, $p = 0.9$ the samples follow the
-#   REMI grammar (at $T = 1$ many slip), and they sound like chorale fragments.
+#   REMI grammar (at $T = 1$ many slip), and they sound like chorale fragments; the
+#   widget shows how temperature and top-p reshape the next-token distribution.
 #
 # **Exercises:** [../exercises/day14_music_transformer.ipynb](../exercises/day14_music_transformer.ipynb)
-# — the skewing trick, top-p sampling, one KV-cache step.
+# — the skewing trick, top-p sampling, one KV-cache step, and an experiment: mixing the
+# 4-gram and the 5-gram instead of choosing one.

@@ -31,12 +31,20 @@
 # - **AV offset detection**: the cross-correlation of the audio onset strength with the
 #   visual motion energy, on clips with injected offsets.
 #
+# ![Top: beat tracking, wave to log-mel to onset strength (spectral flux); the tempo from the onset strength's autocorrelation weighted by a log-normal prior gives the beat period P; a dynamic program over the smoothed onset strength gives a cumulative score C and back-links, and backtracking gives the beat frames. Bottom: AV offset, the audio's onset strength per video frame and the picture's motion energy are cross-correlated over offsets -15 to 15 frames and the best offset is kept](figures/day16_beat_tracker_av_offset.svg)
+#
+# The figure is the whole day. Top row: the audio becomes one number per 23 ms frame,
+# the onset strength $o[m]$; its periodicity gives the beat period $P$, and a dynamic
+# program places the beats where $o$ is strong *and* the spacing stays close to $P$.
+# Bottom row: the same onset idea, pooled to the video's 40 ms frames, is lined up
+# against how much the picture changes; the shift that lines them up best is the offset.
+# Nothing in it is learned: every box is a fixed operation (white) or a tensor (blue).
+#
 # **Prerequisites:** day 01 (STFT, mel spectrogram); day 05's moving digits help.
 #
 # **Run time:** about 30 s on a 2-core CPU; nothing to train.
 
 # %%
-import inspect
 import time
 
 import librosa
@@ -194,10 +202,39 @@ plt.show()
 #
 # computed left to right, remembering the best $p$ as a back-link. The last beat is the
 # last strong local maximum of $C$; following the back-links gives all the beats, in
-# $O(M P)$ time. The core, as in `course_lib`:
+# $O(M P)$ time. The core, written here and checked against `course_lib.sync.beats.beat_dp`
+# on this track (P from the estimated tempo, the local score from `beat_local_score`).
+# One librosa detail: until the first real onset (local score above 1 % of its maximum)
+# no back-link is kept, so the lead-in silence never holds beats.
 
 # %%
-print(inspect.getsource(beats.beat_dp))
+import math
+
+
+def our_beat_dp(local_score: torch.Tensor, period: int, tightness: float = 100.0):
+    """(backlink (M,), cumulative score C (M,)) of Ellis's DP, P = period in frames."""
+    score = local_score.double().tolist()
+    gaps = range(round(period / 2), int(2 * period) + 1)                 # i - p, nearest first
+    penalty = [tightness * (math.log(gap) - math.log(period)) ** 2 for gap in gaps]
+    cumulative, backlink = [0.0] * len(score), [-1] * len(score)
+    threshold, started = 0.01 * max(score), False
+    for i in range(len(score)):
+        options = [(cumulative[i - gap] - cost, i - gap) for gap, cost in zip(gaps, penalty) if gap <= i]
+        best, best_p = max(options, key=lambda o: o[0]) if options else (0.0, -1)   # first max wins
+        cumulative[i] = score[i] + best
+        started = started or score[i] >= threshold
+        backlink[i] = best_p if started else -1
+    return torch.tensor(backlink), torch.tensor(cumulative, dtype=torch.float64)
+
+
+period = round(SR / beats.HOP_LENGTH * 60.0 / estimate)                    # frames per beat
+local_score = beats.beat_local_score(env.double(), period)                 # smoothed, normalised o
+backlink, cumulative = our_beat_dp(local_score, period)
+library_backlink, library_cumulative = beats.beat_dp(local_score, period)
+print(f"P = {period} frames; back-links equal to beat_dp's: {torch.equal(backlink, library_backlink)}; "
+      f"cumulative score max |diff| {(cumulative - library_cumulative).abs().max():.1e}")
+assert torch.equal(backlink, library_backlink)
+torch.testing.assert_close(cumulative, library_cumulative)
 
 # %%
 bpm, beat_frames = beats.beat_track(env, SR)
@@ -452,6 +489,30 @@ for name, r, k in (("music video", periodic, 4), ("event clip", result, 5)):
 #   its LSE-D / LSE-C scores judge lip-sync generators (day 17). Motion energy fails on
 #   static talking heads, camera motion and off-screen sound; onset strength fails on
 #   speech and music without sharp onsets.
+#
+# Sources: [librosa.beat.beat_track](https://librosa.org/doc/latest/generated/librosa.beat.beat_track.html)
+# (today's tracker) and Ellis's paper
+# [Beat Tracking by Dynamic Programming](https://www.ee.columbia.edu/~dpwe/pubs/Ellis07-beattrack.pdf);
+# [madmom](https://github.com/CPJKU/madmom) (RNN + DBN) and
+# [Beat This!](https://arxiv.org/abs/2407.21658) (a transformer, no DBN);
+# [mir_eval](https://github.com/craffel/mir_eval) for the F-measure; and
+# [SyncNet](https://www.robots.ox.ac.uk/~vgg/software/lipsync/) for learned AV sync.
+# With the libraries, the beat tracking of this lesson is a few lines (not run here: our
+# tracker *is* librosa's, and madmom is not installed):
+#
+# ```python
+# import librosa
+# import madmom
+# import mir_eval
+#
+# y, sr = librosa.load("track.wav")                               # 22,050 Hz mono
+# tempo, frames = librosa.beat.beat_track(y=y, sr=sr)             # onset strength + DP
+# beat_times = librosa.frames_to_time(frames, sr=sr)
+#
+# activation = madmom.features.beats.RNNBeatProcessor()("track.wav")        # learned, 100 fps
+# beat_times_rnn = madmom.features.beats.DBNBeatTrackingProcessor(fps=100)(activation)
+# print(mir_eval.beat.f_measure(reference_beats, beat_times_rnn))            # +-70 ms window
+# ```
 #
 # ## Summary
 #

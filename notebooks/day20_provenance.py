@@ -97,9 +97,6 @@ SWEEP_FLIPS = 1000 if DEVICE.type == "cuda" else 200  # tampered copies per form
 # `artifacts/provenance/keys/` (git-ignored), never committed.
 
 # %%
-print(inspect.getsource(c2pa.make_test_ca)[:1500], "...")
-
-# %%
 from cryptography import x509
 
 ca = c2pa.load_or_make_test_ca()
@@ -129,7 +126,12 @@ assert leaf.issuer == root.subject and leaf.subject != leaf.issuer
 # authority) and without a thumbnail.
 
 # %%
-print(inspect.getsource(c2pa.manifest_definition))
+import json
+
+definition = c2pa.manifest_definition("generated.png")          # the dict we hand to c2pa.Builder
+print("title:", definition["title"], "| generator:", definition["claim_generator_info"])
+for assertion in definition["assertions"]:
+    print(f"{assertion['label']:30s} {json.dumps(assertion['data'])[:110]}")
 
 # %%
 picture = watermark.demo_image(256, seed=0)                      # (256, 256, 3) uint8
@@ -198,6 +200,15 @@ print("checks     :", sorted(set(report.successes)))
 #    description `jumd` (a type UUID and a label).
 # 3. Inside: the store `c2pa` -> one manifest `urn:c2pa:...` -> `c2pa.assertions`,
 #    `c2pa.claim.v2` and `c2pa.signature`. Payloads are **CBOR** (binary JSON).
+#
+# ![The signed PNG as a byte strip (signature, IHDR, the caBX chunk holding the manifest store, the pixel data, IEND) and the JUMBF tree inside caBX: the store superbox holds one manifest, which holds the assertion store (actions, CreativeWork, training-mining, hash.data), the claim listing each assertion's hash, and the COSE signature over the claim](figures/day20_c2pa_manifest.svg)
+#
+# Read the figure from the top: the manifest store is one PNG chunk (`caBX`, green)
+# among the image's own chunks. Everything outside that chunk is hashed, and the hash is
+# stored in the `c2pa.hash.data` assertion (red arrow). The claim (green) lists every
+# assertion with the SHA-256 of its box (dashed arrows), and the signature (red) signs
+# the claim. So one signature protects the claim, the claim protects the assertions, and
+# one assertion protects the pixels. The yellow box is the order in which a reader checks.
 
 # %%
 store_bytes = manifest.find_manifest_store(signed["png"]).store
@@ -231,13 +242,32 @@ hard = manifest.assertions(active)["c2pa.hash.data"]
 print("\nc2pa.hash.data:", {k: (v.hex()[:16] + "..." if isinstance(v, bytes) else v)
                             for k, v in hard.items()})
 
+# %% [markdown]
+# The data hash with its exclusion is one line of `hashlib`: hash the bytes before the
+# manifest, then the bytes after it. We build it, then compare with `course_lib`'s
+# `manifest.data_hash` (which also accepts several sorted ranges) and with the hash the
+# signer stored.
+
 # %%
-print(inspect.getsource(manifest.data_hash))
+import hashlib
+
+
+def our_data_hash(data: bytes, start: int, length: int) -> bytes:
+    """SHA-256 of every byte of `data` outside [start, start + length)."""
+    digest = hashlib.sha256()
+    digest.update(data[:start])                 # before the manifest store
+    digest.update(data[start + length:])        # after it
+    return digest.digest()
+
+
 (start, length), = [(e["start"], e["length"]) for e in hard["exclusions"]]
 print(f"the manifest occupies bytes [{start}, {start + length}) of {len(signed['png'])}")
-recomputed = manifest.data_hash(signed["png"], [(start, length)])
-print("recomputed:", recomputed.hex()[:32], "\nin claim  :", hard["hash"].hex()[:32])
-assert recomputed == hard["hash"]
+recomputed = our_data_hash(signed["png"], start, length)
+library_hash = manifest.data_hash(signed["png"], [(start, length)])
+print("ours      :", recomputed.hex()[:32], "\ncourse_lib:", library_hash.hex()[:32],
+      "\nin claim  :", hard["hash"].hex()[:32])
+print("whole file, no exclusion:", hashlib.sha256(signed["png"]).hexdigest()[:32], "(differs)")
+assert recomputed == library_hash == hard["hash"]
 
 # %% [markdown]
 # The **signature** is a COSE_Sign1 structure (CBOR tag 18): `[protected header,
@@ -252,7 +282,45 @@ protected = manifest.cbor_loads(cose.value[0])
 print("COSE tag:", cose.tag, "| alg:", protected[manifest.COSE_ALG],
       "| certificates in chain:", len(protected[manifest.COSE_X5CHAIN]),
       "| signature bytes:", len(cose.value[3]))
-print(inspect.getsource(manifest.verify_cose_sign1).split('"""')[-1][:900])
+
+# %% [markdown]
+# Verifying it by hand takes five steps: rebuild the to-be-signed bytes, take the leaf
+# certificate from `x5chain`, split the 64-byte signature into the two numbers $r, s$ of
+# ECDSA, and ask the leaf's public key whether they sign those bytes. We check that our
+# to-be-signed bytes are the ones `course_lib.provenance.cose.sig_structure` builds and
+# that our verdict is the library's, then change one byte of the claim.
+
+# %%
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from course_lib.provenance import cose as cose_lib
+from course_lib.provenance.cbor import cbor_dumps
+
+
+def our_verify(cose_sign1, payload: bytes) -> bool:
+    protected_bytes, _, _, signature = cose_sign1.value
+    to_be_signed = cbor_dumps(["Signature1", protected_bytes, b"", payload])     # detached payload
+    chain = manifest.cbor_loads(protected_bytes)[manifest.COSE_X5CHAIN]
+    leaf_der = chain if isinstance(chain, bytes) else chain[0]
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    try:
+        x509.load_der_x509_certificate(leaf_der).public_key().verify(
+            encode_dss_signature(r, s), to_be_signed, ec.ECDSA(hashes.SHA256()))
+        return True
+    except InvalidSignature:
+        return False
+
+
+same_bytes = cbor_dumps(["Signature1", cose.value[0], b"", claim_bytes]) == \
+    cose_lib.sig_structure(cose.value[0], claim_bytes)
+library_ok = cose_lib.verify_cose_sign1(cose, claim_bytes)[0] == leaf      # raises if it fails
+forged_claim = claim_bytes.replace(b"generated.png", b"Generated.png")
+print(f"to-be-signed bytes as course_lib's: {same_bytes}; ours verifies: {our_verify(cose, claim_bytes)} "
+      f"(course_lib: {library_ok}); one letter of the title changed: {our_verify(cose, forged_claim)}")
+assert same_bytes and library_ok and our_verify(cose, claim_bytes) and not our_verify(cose, forged_claim)
 
 # %%
 ours = {fmt: (manifest.verify(data).state, manifest.verify(data, ca.ca_cert_pem).state)
@@ -370,22 +438,121 @@ print("re-saved     :", c2pa.read_bytes(buffer.getvalue(), "png").state)
 # of the luma: frequencies JPEG keeps and a 2x downscale does not remove. The embedder
 # also knows the host's own correlation with each pattern and subtracts it ("improved
 # spread spectrum"), so the image content does not blur the bits.
+#
+# ![Embedding: the luma's 8x8 block DCT gives 10 low-frequency coefficients per block (the slots); the key assigns every slot a bit and a chip of plus or minus 1; each slot moves by (alpha s_k minus lambda times the host's correlation) times its chip, and the inverse DCT adds the change to R, G and B. Detecting: the same DCT on the received image, the sum of coefficient times chip over each bit's slots, and the sign of that score](figures/day20_watermark.svg)
+#
+# In the figure, the top row embeds and the bottom row detects. Only the key (green)
+# links them: the detector regenerates the same slot-to-bit layout and chips from the
+# key, multiplies each received coefficient by its chip and adds them up per bit. The
+# image content is a large but unrelated signal, so it mostly cancels in that sum; the
+# mark, aligned with the chips, adds up. The detector is short enough to write here, and
+# we check it against `watermark.image_scores` below.
 
 # %%
-print(inspect.getsource(watermark.embed_image).split('"""')[-1])
+DCT8 = watermark.dct_matrix()                                    # (8, 8) orthonormal DCT-II
+
+
+def our_scores(image: np.ndarray, n_bits: int, key: int) -> np.ndarray:
+    """(n_bits,) correlation scores of an (H, W, 3) uint8 image, H and W multiples of 8."""
+    y = image[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])     # luma (H, W)
+    h, w = y.shape
+    blocks = y.reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)              # (H/8, W/8, 8, 8)
+    coeffs = DCT8 @ blocks @ DCT8.T                                              # block DCT
+    picked = np.stack([coeffs[:, :, u, v] for u, v in watermark.IMAGE_COEFFS], -1)  # (H/8, W/8, 10)
+    rng = np.random.default_rng(key)                                             # the key's layout:
+    owner = rng.permutation(np.arange(picked.size) % n_bits).reshape(picked.shape)  # slot -> bit
+    chips = rng.choice([-1.0, 1.0], size=picked.shape)                           # slot -> chip
+    return np.bincount(owner.ravel(), weights=(picked * chips).ravel(), minlength=n_bits)
 
 # %%
 message = watermark.random_bits(N_BITS_IMAGE, seed=1)
 marked = watermark.embed_image(picture, message, KEY)
 image_psnr = watermark.psnr(picture, marked)
 print(f"message {''.join(map(str, message))}  PSNR {image_psnr:.1f} dB")
+ours, library_scores = our_scores(marked, N_BITS_IMAGE, KEY), watermark.image_scores(marked, N_BITS_IMAGE, KEY)
+print(f"our detector vs watermark.image_scores: max |difference| {np.abs(ours - library_scores).max():.1e}")
+np.testing.assert_allclose(ours, library_scores, rtol=1e-9, atol=1e-6)
 for name, key in [("the key", KEY), ("a wrong key", KEY + 1)]:
-    read = watermark.extract_image(marked, N_BITS_IMAGE, key)
+    read = (our_scores(marked, N_BITS_IMAGE, key) > 0).astype(int)
     print(f"read back with {name:12s}: bit accuracy {watermark.bit_accuracy(message, read):.0%}")
+wrong_key_accuracy = watermark.bit_accuracy(message, watermark.extract_image(marked, N_BITS_IMAGE, KEY + 1))
 difference = np.abs(marked.astype(int) - picture.astype(int)).sum(-1)
 stretched = np.repeat(difference[..., None] / difference.max(), 3, axis=-1)
 show_images(np.stack([picture / 255, marked / 255, stretched]), nrow=3, scale=2.0,
             titles=["original", f"marked ({image_psnr:.0f} dB)", "difference (stretched)"])
+
+# %% [markdown]
+# **Why does a wrong key read more than half the bits?** With the wrong key the chips
+# are unrelated to the mark, so each bit is a coin toss. But 32 coin tosses are a small
+# sample: the share of heads has a standard deviation of $0.5/\sqrt{32} \approx 8.8\%$,
+# so 69 % (22 of 32) is about two standard deviations above 50 %: the binomial tail
+# says 2.5 % of wrong keys should do at least that well by chance. Measure it over 200 wrong keys, and compare the *size* of the
+# scores, which is what a detector should look at:
+
+# %%
+wrong_keys = range(KEY + 1, KEY + 201)
+wrong = np.array([watermark.bit_accuracy(message, watermark.extract_image(marked, N_BITS_IMAGE, k))
+                  for k in wrong_keys])
+print(f"key {KEY + 1}: {wrong_key_accuracy:.1%}; over {len(wrong)} wrong keys: mean {wrong.mean():.1%}, "
+      f"std {wrong.std():.1%} (coin tosses: {0.5 / np.sqrt(N_BITS_IMAGE):.1%}), "
+      f"{np.mean(wrong >= wrong_key_accuracy):.1%} of them at {wrong_key_accuracy:.0%} or more")
+right_size = np.abs(watermark.image_scores(marked, N_BITS_IMAGE, KEY)).mean()
+wrong_size = np.mean([np.abs(watermark.image_scores(marked, N_BITS_IMAGE, k)).mean() for k in wrong_keys[:20]])
+print(f"mean |score|: right key {right_size:.0f}, wrong keys {wrong_size:.0f}")
+assert abs(wrong.mean() - 0.5) < 0.05 and right_size > 2 * wrong_size
+
+# %% [markdown]
+# The wrong key is right on about half the bits on average, as it should be; key
+# 2021 is simply one of the lucky draws. Bit accuracy on a short message is a noisy
+# test for "is there a mark?". A real detector asks a different question: are the
+# scores much larger than chance would make them (the right key's scores are several
+# times the wrong keys'), or does a known part of the message (a header) match. With
+# more bits, chance agreement also narrows as $1/\sqrt{n}$.
+#
+# **Strength against quality.** The strength $\alpha$ trades invisibility (PSNR) for
+# robustness. Below, precomputed over a grid of strengths: the PSNR of the marked
+# picture, and the bits read back after JPEG at quality 10 and after Gaussian noise
+# ($\sigma = 40$), attacks harsher than the table's so that the weak marks visibly fail. Move the slider to see the marked picture at each strength.
+
+# %%
+import ipywidgets as widgets
+
+STRENGTHS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+noise_rng = np.random.default_rng(7)
+strength_grid = {}
+for alpha in STRENGTHS:
+    marked_alpha = watermark.embed_image(picture, message, KEY, strength=alpha)
+    noisy = np.clip(marked_alpha + noise_rng.normal(0, 40, marked_alpha.shape), 0, 255).astype(np.uint8)
+    strength_grid[alpha] = {
+        "image": marked_alpha, "psnr": watermark.psnr(picture, marked_alpha),
+        "jpeg 10": watermark.bit_accuracy(message, watermark.extract_image(watermark.jpeg(marked_alpha, 10),
+                                                                           N_BITS_IMAGE, KEY)),
+        "noise 40": watermark.bit_accuracy(message, watermark.extract_image(noisy, N_BITS_IMAGE, KEY))}
+for alpha, row in strength_grid.items():
+    print(f"strength {alpha:3.1f}: PSNR {row['psnr']:5.1f} dB, bits after JPEG 10 {row['jpeg 10']:6.1%}, "
+          f"after noise 40 {row['noise 40']:6.1%}")
+
+
+def show_strength(strength=watermark.IMAGE_STRENGTH):
+    row = strength_grid[strength]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [1.6, 1]})
+    axes[0].plot(STRENGTHS, [strength_grid[a]["psnr"] for a in STRENGTHS], "o-", color="C0")
+    axes[0].set(xlabel="strength α (DCT units)", ylabel="PSNR (dB)")
+    twin = axes[0].twinx()
+    for attack, color in (("jpeg 10", "C1"), ("noise 40", "C2")):
+        twin.plot(STRENGTHS, [strength_grid[a][attack] for a in STRENGTHS], "s--", color=color,
+                  label=f"bits after {attack}")
+    twin.set(ylabel="bit accuracy", ylim=(0.4, 1.02))
+    twin.legend(fontsize=7, loc="lower right")
+    axes[0].axvline(strength, color="r", lw=1)
+    axes[1].imshow(row["image"])
+    axes[1].set(title=f"α = {strength}: {row['psnr']:.1f} dB", xticks=[], yticks=[])
+    fig.tight_layout()
+    plt.show()
+
+
+widgets.interact(show_strength, strength=widgets.SelectionSlider(options=STRENGTHS,
+                                                                 value=watermark.IMAGE_STRENGTH));
 
 # %% [markdown]
 # The robustness table: each attack, then the bits read back, averaged over three
@@ -483,8 +650,21 @@ show_images(np.concatenate([real_test[:8], fake_test[:8]]).reshape(-1, 8, 8) / 1
 # AUC is the area under it: the chance that a random fake scores above a random real.
 
 # %%
-print(inspect.getsource(safety.roc_curve).split('"""')[-1])
-fpr, tpr, _ = safety.roc_curve(labels, scores)
+def our_roc(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fpr, tpr): lower the threshold through the scores, highest first."""
+    order = np.argsort(-scores, kind="stable")
+    y = labels[order]
+    distinct = np.r_[np.diff(scores[order]) != 0, True]         # one point per distinct score
+    tpr = np.r_[0.0, np.cumsum(y == 1)[distinct] / (y == 1).sum()]
+    fpr = np.r_[0.0, np.cumsum(y == 0)[distinct] / (y == 0).sum()]
+    return fpr, tpr
+
+
+fpr, tpr = our_roc(labels, scores)
+library_fpr, library_tpr, _ = safety.roc_curve(labels, scores)
+print(f"our ROC vs safety.roc_curve: {len(fpr)} points, max |difference| "
+      f"{max(np.abs(fpr - library_fpr).max(), np.abs(tpr - library_tpr).max()):.1e}")
+assert np.array_equal(fpr, library_fpr) and np.array_equal(tpr, library_tpr)
 
 # Limits: a generator the detector never saw (the average of two real digits of a class)
 rng = np.random.default_rng(5)
@@ -527,6 +707,8 @@ assert unseen_auc < detector_auc
 
 # %%
 print(inspect.getsource(safety.skeleton_chars).split('"""')[-1])
+
+# %%
 prompt_filter = safety.PromptFilter()
 print({term: skel for term, skel in prompt_filter.terms.items()})
 mistakes = []
@@ -543,7 +725,38 @@ print(f"\nskeleton filter right on {len(safety.EVASION_SET) - len(mistakes)}/{le
 assert not mistakes, mistakes
 
 # %% [markdown]
-# ## 9. In production
+# Those prompts are the very ones the rules were written against, so 100 % on them says
+# little. `safety.HELD_OUT_SET` was written apart from the rules, from the filter's
+# purpose alone (refuse deepfakes and sexual images of real people, voice fraud), before
+# reading the blocklist: paraphrases, misspellings, plurals, other languages, and
+# harmless prompts that share words. Precision is the share of blocked prompts that
+# should be blocked; recall the share of harmful prompts that were blocked.
+
+# %%
+held_out = safety.filter_scores(prompt_filter, safety.HELD_OUT_SET)
+tuned = safety.filter_scores(prompt_filter, safety.EVASION_SET)
+print(f"tuning set  ({len(safety.EVASION_SET)}): precision {tuned['precision']:.0%}, recall {tuned['recall']:.0%}")
+print(f"held-out set ({len(safety.HELD_OUT_SET)}): precision {held_out['precision']:.0%}, "
+      f"recall {held_out['recall']:.0%}  ({held_out['tp']} caught, {held_out['fn']} missed, "
+      f"{held_out['fp']} harmless blocked)")
+for prompt, should_block in safety.HELD_OUT_SET:
+    if prompt_filter(prompt) != should_block:
+        print(("missed   " if should_block else "wrongly blocked ") + repr(prompt))
+assert held_out["recall"] < tuned["recall"]          # the honest gap: a blocklist does not generalise
+
+# %% [markdown]
+# The held-out recall is far below the tuning set's. The failures teach three things.
+# A blocklist only knows **words**, not intent: "make a fake video of the president",
+# "remove the clothes from this picture" and "clone the voice of my CEO" use none of its
+# terms. It only knows **one language**: German, Spanish (and the paraphrases) pass.
+# And the word-boundary rule that spares "denuded" also misses the plural
+# "deepfakes", "nud3s" and a misspelt "deeepfak"; in the other direction, "nude
+# colour lipstick" is blocked. Production systems therefore put a learned classifier
+# (trained on many phrasings and languages) behind the blocklist, and check the
+# generated output too.
+
+# %% [markdown]
+# ## In production
 #
 # - **C2PA / Content Credentials** is shipped by OpenAI (DALL-E, Sora), Adobe Firefly,
 #   Google, Microsoft, Leica/Sony/Nikon cameras and LinkedIn; the `c2pa-python` and
@@ -563,6 +776,37 @@ assert not mistakes, mistakes
 # - **Prompt filters** are one layer among several (classifiers on prompts and outputs,
 #   rate limits, human review); blocklists catch the lazy cases and must be normalised
 #   exactly as here, or they catch nothing.
+#
+# Sources: the [C2PA specifications](https://c2pa.org/specifications/) and the
+# reference libraries [c2pa-python](https://github.com/contentauth/c2pa-python) and
+# [c2pa-rs](https://github.com/contentauth/c2pa-rs); the watermarks
+# [AudioSeal](https://arxiv.org/abs/2401.17264) (code:
+# [facebookresearch/audioseal](https://github.com/facebookresearch/audioseal)) and
+# [Stable Signature](https://arxiv.org/abs/2303.15435); Google's
+# [SynthID](https://deepmind.google/technologies/synthid/).
+#
+# Signing and reading with `c2pa-python` is what `course_lib.provenance.c2pa` does (same
+# calls; in production the certificate comes from a CA on the C2PA trust list and a
+# timestamp authority URL is set), and AudioSeal marks speech with a learned generator
+# and detector instead of our keyed noise (not run here: it needs its weights):
+#
+# ```python
+# import c2pa
+#
+# signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(
+#     c2pa.C2paSigningAlg.ES256, chain_pem, private_key_pem, b"http://timestamp.digicert.com"))
+# with c2pa.Builder(manifest_definition) as builder, open("out.png", "rb") as src, \
+#         open("signed.png", "wb") as dst:
+#     builder.sign(signer, "image/png", src, dst)
+# with open("signed.png", "rb") as f, c2pa.Reader("image/png", f) as reader:
+#     print(reader.get_validation_state(), reader.json())
+#
+# from audioseal import AudioSeal                      # wav: (batch, 1, samples) at 16 kHz
+# generator = AudioSeal.load_generator("audioseal_wm_16bits")
+# marked = wav + generator.get_watermark(wav, 16000)
+# detector = AudioSeal.load_detector("audioseal_detector_16bits")
+# probability, message = detector.detect_watermark(marked, 16000)
+# ```
 
 # %% [markdown]
 # ## Summary
@@ -581,7 +825,11 @@ assert not mistakes, mistakes
 #   survive resampling, AAC, MP3, noise and a low-pass.
 # - A detector separates one generator's fakes well and a new generator's less well.
 # - A prompt filter must normalise (Unicode, case, accents, leetspeak, look-alikes,
-#   spacing) and respect word boundaries.
+#   spacing) and respect word boundaries; even then a blocklist caught only 5 of the 18
+#   harmful prompts of a held-out set written apart from its rules (paraphrases, other
+#   languages, plurals), so it is one layer, not the safeguard.
+# - A wrong watermark key reads about half the bits, with a spread of about 9 % on 32
+#   bits: judge a mark by the size of its scores, not by one bit accuracy.
 #
 # Everything is in `course_lib.provenance` (`c2pa`, `manifest`, `watermark`, `safety`);
 # day 22's capstone signs its video with it.

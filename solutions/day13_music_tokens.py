@@ -13,11 +13,12 @@
 # %% [markdown]
 # # Day 13 exercises — Music tokenization
 #
-# Three exercises from the lesson ([../notebooks/day13_music_tokens.ipynb](../notebooks/day13_music_tokens.ipynb)):
+# Four exercises from the lesson ([../notebooks/day13_music_tokens.ipynb](../notebooks/day13_music_tokens.ipynb)):
 #
 # 1. quantise a note onto the grid,
 # 2. tokenise one bar in REMI,
-# 3. decode REMI tokens back into notes.
+# 3. decode REMI tokens back into notes,
+# 4. an experiment: byte-pair encoding on REMI tokens, and how much shorter it makes them.
 #
 # Write the body of each function where it says `# YOUR CODE HERE`, then run the check
 # cell below it. Each check compares your function with `course_lib.music.tokenizer` on
@@ -230,3 +231,116 @@ for name, notes, beats in [("chorale 0 (3/4, pickup)", chorale, 3), ("4/4 with e
         bad = next(i for i, (g, w) in enumerate(zip(got, want)) if g != w)
         raise AssertionError(f"{name}: note {bad} is {got[bad]}, expected {want[bad]}")
 print(f"ok: {len(chorale)} chorale notes and two small pieces decode exactly")
+
+
+# %% [markdown]
+# ## Exercise 4 — An experiment: byte-pair encoding on REMI tokens
+#
+# REMI spends about 3.4 tokens per note. **Byte-pair encoding** (BPE), as text
+# tokenizers and MidiTok use it, shortens the sequences by learning new symbols: find
+# the most frequent pair of adjacent tokens in the corpus, give it a new id, replace
+# every occurrence, and repeat. Each merge adds one symbol to the vocabulary and removes
+# tokens from the sequences. Which pairs does it merge first on chorales, and how much
+# shorter do 40 merges make them?
+#
+# Write `merge_pair`: scan `seq` left to right; where `seq[i], seq[i + 1]` equal `pair`,
+# emit `new_id` and skip both; else emit `seq[i]`. An occurrence that overlaps one just
+# merged is not merged: with `pair = (7, 7)`, `[7, 7, 7]` becomes `[new_id, 7]`. The
+# check runs the experiment: 40 rounds of (count pairs, merge the most frequent) on 30
+# chorales, then expands the merged symbols back and compares with the original tokens.
+
+# %%
+from collections import Counter
+
+from course_lib.data.chorales import cache_path, chorale_names, load_chorales, parse_chorale
+
+
+def first_chorales(count: int) -> list:
+    """The first `count` chorales with one meter: from the cached corpus, else parsed one by one."""
+    if cache_path().exists():
+        return load_chorales(progress=False).pieces[:count]
+    pieces = []
+    for name in chorale_names():
+        try:
+            pieces.append(parse_chorale(name))
+        except ValueError:                           # a meter change: left out, as in the lesson
+            continue
+        if len(pieces) == count:
+            break
+    return pieces
+
+
+bpe_pieces = first_chorales(30)
+remi = lib.REMITokenizer()
+bpe_sequences = [remi.encode(c.notes, c.beats_per_bar) for c in bpe_pieces]
+bpe_notes = sum(len(c.notes) for c in bpe_pieces)
+print(f"{len(bpe_pieces)} chorales, {bpe_notes} notes, {sum(map(len, bpe_sequences))} REMI tokens "
+      f"({sum(map(len, bpe_sequences)) / bpe_notes:.2f} per note)")
+
+
+def merge_pair(seq: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """seq with every non-overlapping occurrence of the adjacent pair, left to right, replaced by new_id."""
+    ### BEGIN SOLUTION
+    out, i = [], 0
+    while i < len(seq):
+        if i + 1 < len(seq) and (seq[i], seq[i + 1]) == pair:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(seq[i])
+            i += 1
+    return out
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# Check: merge_pair replaces pairs left to right without overlaps, and 40 BPE merges shorten REMI by a third or more
+cases = [([1, 2, 3, 1, 2], (1, 2), 9, [9, 3, 9]), ([7, 7, 7], (7, 7), 9, [9, 7]), ([7, 7, 7, 7], (7, 7), 9, [9, 9]),
+         ([1, 2], (2, 1), 9, [1, 2]), ([], (1, 2), 9, []), ([3, 1, 2], (1, 2), 9, [3, 9])]
+for seq, pair, new_id, want in cases:
+    got = merge_pair(list(seq), pair, new_id)
+    assert isinstance(got, list), f"return a list of ints; got {type(got).__name__}"
+    if got != want and want == [9, 7] and got == [9, 9]:
+        raise AssertionError("[7, 7, 7] with pair (7, 7) must give [9, 7]: after a merge, skip BOTH tokens of the pair")
+    if got != want and new_id in got and len(got) == len(seq):
+        raise AssertionError(f"merge_pair({seq}, {pair}, {new_id}) gave {got}: the sequence did not get shorter. "
+                             "After emitting new_id, skip BOTH tokens of the pair (i += 2)")
+    if got != want and got == list(seq):
+        raise AssertionError(f"merge_pair({seq}, {pair}, {new_id}) merged nothing: compare (seq[i], seq[i + 1]) "
+                             "with the pair as a tuple")
+    assert got == want, f"merge_pair({seq}, {pair}, {new_id}) gave {got}, expected {want}"
+
+work, merges = [list(s) for s in bpe_sequences], {}
+names = dict(enumerate(remi.to_strings(list(range(len(remi))))))
+per_note = [sum(map(len, work)) / bpe_notes]
+for m in range(40):
+    pair, count = Counter(p for s in work for p in zip(s, s[1:])).most_common(1)[0]
+    new_id = len(remi) + m
+    merges[new_id], names[new_id] = pair, names[pair[0]] + "+" + names[pair[1]]
+    work = [merge_pair(s, pair, new_id) for s in work]
+    per_note.append(sum(map(len, work)) / bpe_notes)
+    if m < 4 or m + 1 in (10, 20, 40):
+        print(f"merge {m + 1:2d}: {names[new_id]:42s} ({count} pairs) -> {per_note[-1]:.2f} tokens per note")
+
+
+def expand(token):
+    return [token] if token not in merges else expand(merges[token][0]) + expand(merges[token][1])
+
+
+assert all([t for tok in s for t in expand(tok)] == original for s, original in zip(work, bpe_sequences)), \
+    "expanding the merged symbols must give back the original tokens: merge_pair lost or reordered a token"
+assert all(b < a for a, b in zip(per_note, per_note[1:])), "every merge of a frequent pair must shorten the corpus"
+# Measured on chorales 0-29, 30-59, 60-89 and 90-119: 3.42 -> 1.68-1.71 tokens per note after 40 merges.
+assert per_note[-1] < 0.65 * per_note[0], \
+    f"40 merges should cut the tokens per note by a third or more; got {per_note[0]:.2f} -> {per_note[-1]:.2f}"
+print(f"vocabulary {len(remi)} -> {len(remi) + len(merges)} symbols; tokens per note {per_note[0]:.2f} -> "
+      f"{per_note[-1]:.2f}")
+
+# %% [markdown]
+# The first merges swallow the `Velocity` token: every chorale note has the same
+# velocity, so `Velocity_5` is always followed by a `Duration`, and BPE learns that
+# the pair is one symbol. A tokenizer designer would simply drop the velocity for this
+# corpus; BPE finds that out from counts alone. Later merges learn whole notes (a pitch
+# with its usual duration) and `Bar Position_0`. The price: a larger vocabulary, and
+# merged symbols that a model sees less often each. MidiTok trains BPE the same way
+# (`tokenizer.train(vocab_size=...)`).

@@ -13,18 +13,19 @@
 # %% [markdown]
 # # Day 14 exercises — Music Transformer
 #
-# Three exercises from the lesson ([../notebooks/day14_music_transformer.ipynb](../notebooks/day14_music_transformer.ipynb)):
+# Four exercises from the lesson ([../notebooks/day14_music_transformer.ipynb](../notebooks/day14_music_transformer.ipynb)):
 #
 # 1. the skewing trick for relative attention,
 # 2. top-p (nucleus) filtering,
-# 3. one decoding step with a KV cache.
+# 3. one decoding step with a KV cache,
+# 4. an experiment: mixing two n-gram orders instead of choosing one.
 #
 # Write the body of each function where it says `# YOUR CODE HERE`, then run the check
 # cell below it. Each check compares your function with `course_lib` or with an
 # explicit computation on fixed random inputs. Grade the whole notebook with
 # `course check day14` (add `--json` for a machine-readable report).
 #
-# **Run time:** a few seconds on a CPU.
+# **Run time:** a few seconds on a CPU (exercise 4 loads the chorales and counts n-grams: about 3 s).
 
 # %%
 import math
@@ -206,3 +207,86 @@ for t in range(T):
     assert diff < 1e-4, f"step {t}: output differs from full causal attention by {diff:.2e}"
     K, V = K_new, V_new
 print(f"ok: {T} cached steps equal full causal attention; cache now {tuple(K.shape)}")
+
+
+# %% [markdown]
+# ## Exercise 4 — An experiment: mix the 4-gram and the 5-gram
+#
+# In the lesson the 5-gram, chosen on validation by a hair, lost to the 4-gram on the
+# test pieces: its 4-token histories are sparse, and a continuation never counted in
+# training gets almost no probability. Change one thing: instead of *choosing* an order,
+# **mix** them (linear interpolation, Jelinek & Mercer 1980):
+#
+# $$P(w \mid h) = \lambda\, P_5(w \mid h) + (1 - \lambda)\, P_4(w \mid h),\qquad
+#   P_n(w \mid h) = \frac{c_n(h, w) + k}{c_n(h) + kV}.$$
+#
+# Where the 5-gram has counts it speaks; where it has none, the 4-gram still gives a
+# sensible probability. Write `interpolated_nll`: the mean negative log-likelihood
+# (nats per token) of `sequences` under the mix. `model.counts(sequences)` gives the
+# arrays $c_n(h, w)$ and $c_n(h)$ for every scored token (the same tokens, in the same
+# order, for both orders); `model.vocab_size` is $V$. Mix the **probabilities**, not
+# their logarithms. The check then picks $\lambda$ on the validation pieces and measures
+# the test pieces.
+
+# %%
+import numpy as np
+
+from course_lib.music.ngram import NGramModel
+from course_lib.music.tokenizer import REMITokenizer
+from course_lib.music.transformer_train import PRESETS, chorale_token_splits
+
+remi = REMITokenizer(PRESETS["cpu"].tokenizer)
+K_SMOOTH = 0.003                       # the lesson's tuned k for both orders
+
+
+def chorale_ngrams():
+    """The lesson's train / valid / test chorales and the 4- and 5-gram counted on train.
+    Fast once day 13 has cached the parsed corpus in artifacts/ (else ~20 s to parse)."""
+    train, valid, test = chorale_token_splits(remi)
+    return train, valid, test, NGramModel(4, len(remi)).fit(train), NGramModel(5, len(remi)).fit(train)
+
+
+def interpolated_nll(model5: NGramModel, model4: NGramModel, sequences: list[list[int]], lam: float,
+                     k: float = K_SMOOTH) -> float:
+    """Mean NLL (nats/token) of sequences under lam * P_5 + (1 - lam) * P_4 (add-k each)."""
+    ### BEGIN SOLUTION
+    V = model5.vocab_size
+    c_hw5, c_h5 = model5.counts(sequences)
+    c_hw4, c_h4 = model4.counts(sequences)
+    p = lam * (c_hw5 + k) / (c_h5 + k * V) + (1 - lam) * (c_hw4 + k) / (c_h4 + k * V)
+    return float(-np.mean(np.log(p)))
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# Check: interpolated_nll mixes probabilities, and the mix tuned on validation beats both orders on test
+toy = [[1, 2, 3, 1, 2, 4, 1, 2, 3, 5] * 3]
+interpolated_nll(NGramModel(5, 8).fit(toy), NGramModel(4, 8).fit(toy), toy, 0.5)   # runs on a toy first
+train_seqs, valid_seqs, test_seqs, four, five = chorale_ngrams()
+print(f"{len(train_seqs)} / {len(valid_seqs)} / {len(test_seqs)} chorales; 4- and 5-gram counted")
+piece = test_seqs[0][:60]
+oracle = []                                          # P(w | h) token by token, from NGramModel.probs
+for t in range(1, len(piece)):
+    p5, p4 = five.probs(piece[:t], K_SMOOTH)[piece[t]], four.probs(piece[:t], K_SMOOTH)[piece[t]]
+    oracle.append(-np.log(0.3 * p5 + 0.7 * p4))
+ours = interpolated_nll(five, four, [piece], 0.3)
+assert isinstance(ours, float), f"return a float (the mean NLL); got {type(ours).__name__}"
+assert abs(interpolated_nll(five, four, test_seqs, 1.0) - five.nll(test_seqs, K_SMOOTH)) < 1e-9, \
+    ("lam = 1 must give the lesson's 5-gram alone: lam weights P_5, and each P_n is add-k, "
+     "(c(h, w) + k) / (c(h) + k V)")
+assert abs(interpolated_nll(five, four, test_seqs, 0.0) - four.nll(test_seqs, K_SMOOTH)) < 1e-9, \
+    "lam = 0 must give the lesson's 4-gram alone: (1 - lam) weights P_4"
+assert abs(ours - np.mean(oracle)) < 1e-9, \
+    (f"mixed NLL {ours:.4f} != {np.mean(oracle):.4f} on one piece: mix the probabilities "
+     "(lam * p5 + (1 - lam) * p4), then take -log and the mean over tokens")
+lams = (0.1, 0.3, 0.5, 0.7, 0.9)
+valid_nll = {lam: interpolated_nll(five, four, valid_seqs, lam) for lam in lams}
+best_lam = min(valid_nll, key=valid_nll.get)
+test_mix = interpolated_nll(five, four, test_seqs, best_lam)
+test_four, test_five = four.nll(test_seqs, K_SMOOTH), five.nll(test_seqs, K_SMOOTH)
+print("validation NLL by lam:", {lam: round(v, 3) for lam, v in valid_nll.items()})
+print(f"test NLL: 4-gram {test_four:.3f}, 5-gram {test_five:.3f}, mix (lam = {best_lam}) {test_mix:.3f}")
+# Measured on four different train/valid/test splits of the chorales (split_pieces seeds
+# 0-3): the mix chose lam = 0.7 each time and beat the better single order by 0.08-0.09.
+assert test_mix < min(test_four, test_five) - 0.03, \
+    f"the tuned mix ({test_mix:.3f}) should beat both the 4-gram and the 5-gram on test by a clear margin"

@@ -13,14 +13,15 @@
 # %% [markdown]
 # # Day 16 exercises: beats and audio-visual sync
 #
-# Four pieces of the lesson
+# Four pieces of the lesson and one experiment
 # ([../notebooks/day16_beats_avsync.ipynb](../notebooks/day16_beats_avsync.ipynb)),
 # written by you:
 #
 # 1. the onset strength from a log-mel spectrogram, `spectral_flux`;
 # 2. the dynamic program of the beat tracker, `beat_dp`;
 # 3. reading the beats off its back-links, `backtrack`;
-# 4. the offset search between per-frame video and audio embeddings, `offset_search`.
+# 4. the offset search between per-frame video and audio embeddings, `offset_search`;
+# 5. an experiment: what does half-wave rectification buy the beat tracker?
 #
 # Replace each `# YOUR CODE HERE` / `raise NotImplementedError()` with your code, then run
 # the check cell below it. Each check compares your function with `course_lib.sync` on
@@ -265,3 +266,65 @@ assert torch.allclose(distances.float(), reference.distances, atol=1e-5), (
     "mean over t of 1 - cos(video_emb[t], audio_emb[t + k]) where both frames exist")
 print(f"offset_search: audio delayed by {delay} frames -> offset {best:+d}; "
       f"distances match avsync.offset_search")
+
+
+# %% [markdown]
+# ## Exercise 5 (experiment): why rectify the flux?
+#
+# The lesson claims that without half-wave rectification the flux "telescopes": a
+# drum hit's rise is cancelled by its decay, so the onset strength loses its peaks.
+# Measure what that costs the beat tracker. Write `beat_f_measure(track, rectify)`:
+#
+# 1. `beats.log_mel_db(track.wave.double(), SR)`, the difference of consecutive frames,
+#    clamped at 0 only if `rectify`, averaged over the bands;
+# 2. 3 zeros in front, the first M values (as in Exercise 1 with lag 1, pad 2);
+# 3. `beats.beat_track(onset_env, SR)` gives the beat frames, `beats.frames_to_time`
+#    their times, and `beats.f_measure(track.beat_times, times)` the score.
+#
+# The check runs it with and without rectification on three kinds of track and three
+# synthesis seeds.
+
+# %%
+def beat_f_measure(track: sounds.Track, rectify: bool) -> float:
+    """Beat F-measure (+-70 ms) of the DP tracker on a flux with or without rectification."""
+    ### BEGIN SOLUTION
+    s = beats.log_mel_db(track.wave.double(), SR)                   # (128, M)
+    flux = s[:, 1:] - s[:, :-1]
+    if rectify:
+        flux = flux.clamp_min(0)
+    onset_env = F.pad(flux.mean(dim=0), (3, 0))[:s.shape[1]]
+    _, frames = beats.beat_track(onset_env, SR)
+    return beats.f_measure(track.beat_times, beats.frames_to_time(frames, SR))
+    ### END SOLUTION
+
+
+def experiment_tracks(seed: int) -> list:
+    return [sounds.drum_loop(105, bars=4, pattern="rock", seed=seed),
+            sounds.drum_loop(125, bars=4, pattern="four_on_floor", seed=seed),
+            sounds.song(95, bars=4, seed=seed)]
+
+
+# %% tags=["check"]
+# Check: with rectification the tracker finds the beats; without it, it mostly fails
+for seed in (0, 1, 2):
+    tracks = experiment_tracks(seed)
+    with_rect = [beat_f_measure(t, True) for t in tracks]
+    without = [beat_f_measure(t, False) for t in tracks]
+    library = [beats.f_measure(t.beat_times, beats.frames_to_time(
+        beats.beat_track(beats.onset_strength(t.wave.double(), SR), SR)[1], SR)) for t in tracks]
+    assert all(isinstance(f, float) and 0 <= f <= 1 for f in with_rect + without), \
+        "return the F-measure as a float in [0, 1]"
+    assert max(abs(a - b) for a, b in zip(with_rect, library)) < 1e-9, (
+        f"seed {seed}: with rectification your F-measures {with_rect} differ from the library "
+        f"pipeline's {library}: check the 3 zeros in front and the mean over bands")
+    assert min(with_rect) >= 0.9, f"seed {seed}: rectified F-measures {with_rect} should all be >= 0.9"
+    assert max(without) < 0.5, (
+        f"seed {seed}: without rectification F = {without}; did you still clamp at 0?")
+    print(f"seed {seed}: F with rectification {[round(f, 2) for f in with_rect]}, "
+          f"without {[round(f, 2) for f in without]}")
+
+# %% [markdown]
+# Without rectification the envelope is the *derivative* of the loudness: positive on a
+# hit, equally negative on its decay, summing to almost nothing over a beat. The DP
+# then looks for a steady pulse in a signal with no steady peaks and lands off the
+# beat, F well below 0.5, where the rectified envelope gives F near 1.
