@@ -66,3 +66,18 @@ def test_bad_figure_modules_are_named(tmp_path):
 def test_course_figures_check_passes_on_the_committed_tree(capsys):
     assert cli.main(["figures", "--check"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_pixel_greys_may_differ_by_a_rounding_step_and_nothing_else():
+    from course_lib.tools.figures import same_figure
+
+    def draw(grey, label="a"):
+        d = Diagram(20, 20)
+        d.pixels(0, 0, [[grey / 255]], cell=5)
+        d.text(5, 5, label)
+        return d.svg()
+
+    assert same_figure(draw(100), draw(102))        # another CPU's float32 rounding
+    assert not same_figure(draw(100), draw(110))    # a different picture
+    assert not same_figure(draw(100), draw(100, "b"))
+    assert not same_figure(draw(100), Diagram(20, 20).svg())
