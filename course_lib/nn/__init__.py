@@ -5,4 +5,8 @@
   the `attend` hook relative attention plugs into.
 - `embeddings`: timestep embeddings, sin-cos position tables (1-D, 2-D), patch
   embeddings and patchify / unpatchify for images and spacetime volumes.
+- `lowbit`: weight-only int8 (per output channel) and FP8 e4m3 storage for every
+  `nn.Linear` of a model, and the bytes it saves (day 07).
+- `lora`: low-rank adapters on frozen linear layers, merged into and out of the
+  weights (day 07).
 """
