@@ -1,4 +1,4 @@
-"""Diffusion models, from DDPM to latent video diffusion (days 03-06).
+"""Diffusion models, from DDPM to latent video diffusion (days 03-06) and fast sampling (07).
 
 Model and sampling:
 - `schedules`: noise schedules (linear, cosine): beta_t, alpha-bar_t, posterior terms.
@@ -10,6 +10,9 @@ Model and sampling:
   patches), `inflate` from an image DiT, coherent noise, the video loss and sampler.
 - `vae`: a small VAE for frames and clips: reparameterisation, KL, loss, scale factor.
 - `latent`: latent video diffusion: the FLOP count, the latent video DiT, sampling.
+- `consistency`: consistency distillation as LCM does it: the boundary scaling
+  (c_skip, c_out), the teacher's DDIM step, the distillation loss with an EMA target,
+  multistep consistency sampling.
 
 Training (recipes, `PRESETS`, load-or-train):
 - `denoisers_train`: day 03's DDPMs on the 2-D ring (`RING_PRESETS`) and on digits.
