@@ -59,6 +59,10 @@ def test_boundary_scaling_is_lcms_and_exact_at_t0():
     x = torch.randn(4, 1)
     wild = lambda x, t: 1e3 * torch.randn_like(x)                   # noqa: E731
     assert torch.equal(C.consistency_function(wild, x, torch.zeros(4, dtype=torch.long), make_schedule()), x)
+    # at the last step an ε-network's x̂_0 divides by √ᾱ ≈ 0.006 (linear schedule): clip_x0 bounds it
+    late = torch.full((4,), 999, dtype=torch.long)
+    assert C.consistency_function(wild, x, late, make_schedule()).abs().max() > 100
+    assert C.consistency_function(wild, x, late, make_schedule(), clip_x0=(-1, 1)).abs().max() <= 1
 
 
 def test_ema_update_is_the_convex_combination():

@@ -62,27 +62,34 @@ def boundary_coefficients(t: Tensor, sigma_data: float = SIGMA_DATA,
 
 
 def consistency_function(model_fn: ModelFn, x_t: Tensor, t: Tensor, schedule: NoiseSchedule,
-                         kind: str = "eps") -> Tensor:
-    """f(x_t, t) = c_skip x_t + c_out x̂_0: x_t (B, ...) -> clean-sample estimate (B, ...)."""
+                         kind: str = "eps", clip_x0: tuple[float, float] | None = None) -> Tensor:
+    """f(x_t, t) = c_skip x_t + c_out x̂_0: x_t (B, ...) -> clean-sample estimate (B, ...).
+
+    `clip_x0` clamps x̂_0 to the data's range first: an ε-predicting network's
+    x̂_0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t divides by √ᾱ_t ≈ 0.006 at the last step of a
+    1,000-step schedule, so any error in ε̂ is magnified 160×."""
     x0_hat, _ = to_x0_eps(model_fn(x_t, t), x_t, t, schedule, kind)
+    if clip_x0 is not None:
+        x0_hat = x0_hat.clamp(*clip_x0)
     c_skip, c_out = boundary_coefficients(t)
     shape = (-1,) + (1,) * (x_t.ndim - 1)
     return c_skip.view(shape).to(x_t) * x_t + c_out.view(shape).to(x_t) * x0_hat
 
 
 def teacher_ddim_step(teacher_fn: ModelFn, x_t: Tensor, t: Tensor, t_prev: Tensor,
-                      schedule: NoiseSchedule, kind: str = "eps") -> Tensor:
+                      schedule: NoiseSchedule, kind: str = "eps", clip_x0: bool = False) -> Tensor:
     """One deterministic (η = 0) DDIM step of the teacher from t to t_prev, without
     gradient: the next point of the teacher's ODE trajectory. Guidance is whatever
-    `teacher_fn` does (wrap it with `ddpm.guided` to fold CFG in)."""
+    `teacher_fn` does (wrap it with `ddpm.guided` to fold CFG in); clip_x0 clamps its
+    x̂_0 to [-1, 1] as the teacher's own sampler does for images."""
     with torch.no_grad():
-        return ddim_step(teacher_fn(x_t, t), x_t, t, t_prev, schedule, eta=0.0, kind=kind)
+        return ddim_step(teacher_fn(x_t, t), x_t, t, t_prev, schedule, eta=0.0, kind=kind, clip_x0=clip_x0)
 
 
 def consistency_distillation_loss(student_fn: ModelFn, target_fn: ModelFn, teacher_fn: ModelFn,
                                   x0: Tensor, schedule: NoiseSchedule, skip: int = 20,
                                   generator: torch.Generator | None = None, kind: str = "eps",
-                                  teacher_kind: str = "eps") -> Tensor:
+                                  teacher_kind: str = "eps", clip_x0: tuple[float, float] | None = None) -> Tensor:
     """The LCM loss on a batch of clean samples x0 (B, ...): a random grid timestep t_n
     (a multiple of `skip`, at least `skip`), the teacher's DDIM step to t_n − skip, and
     ‖f_student(x_{t_n}, t_n) − f_target(x̂_{t_n − skip}, t_n − skip)‖² (mean). `kind` is
@@ -95,10 +102,10 @@ def consistency_distillation_loss(student_fn: ModelFn, target_fn: ModelFn, teach
     t_prev = t - skip
     noise = torch.randn(x0.shape, generator=generator).to(x0)
     x_t = q_sample(x0, t, noise, schedule)
-    x_prev = teacher_ddim_step(teacher_fn, x_t, t, t_prev, schedule, teacher_kind)
-    online = consistency_function(student_fn, x_t, t, schedule, kind)
+    x_prev = teacher_ddim_step(teacher_fn, x_t, t, t_prev, schedule, teacher_kind, clip_x0=clip_x0 is not None)
+    online = consistency_function(student_fn, x_t, t, schedule, kind, clip_x0)
     with torch.no_grad():
-        target = consistency_function(target_fn, x_prev, t_prev, schedule, kind)
+        target = consistency_function(target_fn, x_prev, t_prev, schedule, kind, clip_x0)
     return (online - target).pow(2).mean()
 
 
@@ -122,10 +129,10 @@ def ema_update(target: nn.Module, online: nn.Module, decay: float) -> None:
 @torch.no_grad()
 def sample_consistency(model_fn: ModelFn, shape: tuple[int, ...], schedule: NoiseSchedule, steps: int = 1,
                        generator: torch.Generator | None = None, device=None, kind: str = "eps",
-                       clip: tuple[float, float] | None = None) -> Tensor:
+                       clip_x0: tuple[float, float] | None = None) -> Tensor:
     """Multistep consistency sampling with `steps` network calls: x_0 = f(x_T, T); then,
     for each next timestep τ of the trailing DDIM grid, x_τ = q_sample(x_0, τ, fresh noise)
-    and x_0 = f(x_τ, τ). `clip` optionally clamps each estimate (e.g. (-1, 1) for images)."""
+    and x_0 = f(x_τ, τ). `clip_x0` as in `consistency_function` (e.g. (-1, 1) for images)."""
     if not isinstance(steps, int) or not 1 <= steps <= schedule.num_steps:
         raise ValueError(f"steps must be an int in [1, {schedule.num_steps}]; got {steps!r}")
     device = device or schedule.betas.device
@@ -135,7 +142,5 @@ def sample_consistency(model_fn: ModelFn, shape: tuple[int, ...], schedule: Nois
         t = torch.full((shape[0],), step, dtype=torch.int64, device=device)
         if i > 0:
             x = q_sample(x0, t, torch.randn(shape, generator=generator).to(device), schedule)
-        x0 = consistency_function(model_fn, x, t, schedule, kind)
-        if clip is not None:
-            x0 = x0.clamp(*clip)
+        x0 = consistency_function(model_fn, x, t, schedule, kind, clip_x0)
     return x0
