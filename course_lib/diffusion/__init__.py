@@ -13,6 +13,8 @@ Model and sampling:
 - `consistency`: consistency distillation as LCM does it: the boundary scaling
   (c_skip, c_out), the teacher's DDIM step, the distillation loss with an EMA target,
   multistep consistency sampling.
+- `controlnet`: a trainable copy of the DiT's first blocks steering the frozen model
+  through zero-initialised projections; Sobel edge maps as the condition.
 
 Training (recipes, `PRESETS`, load-or-train):
 - `denoisers_train`: day 03's DDPMs on the 2-D ring (`RING_PRESETS`) and on digits.
