@@ -3,6 +3,8 @@
 
 - `digits`: scikit-learn's 8x8 digits, upscaled 16x16 digits, moving-digit clips with
   captions (`MovingDigitsSpec`), deterministic and cached.
+- `camera`: clips filmed by a moving camera (pans, zoom in) with known motion, and
+  phase correlation to measure it (day 07's camera LoRA).
 - `toy`: 2-D toy distributions (a ring of Gaussians) and mode coverage.
 - `judge`: the digit judge, a small CNN trained on real digits (`JUDGE_RECIPE`,
   `load_judge`): accuracy on generated digits and features for the Frechet distance.
