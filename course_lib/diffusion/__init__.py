@@ -12,7 +12,8 @@ Model and sampling:
 - `latent`: latent video diffusion: the FLOP count, the latent video DiT, sampling.
 - `consistency`: consistency distillation as LCM does it: the boundary scaling
   (c_skip, c_out), the teacher's DDIM step, the distillation loss with an EMA target,
-  multistep consistency sampling.
+  multistep consistency sampling; progressive distillation (one student DDIM step =
+  two teacher steps) as the comparison.
 - `controlnet`: a trainable copy of the DiT's first blocks steering the frozen model
   through zero-initialised projections; Sobel edge maps as the condition.
 

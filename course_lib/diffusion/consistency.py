@@ -25,6 +25,11 @@ scale is one fixed number of the recipe rather than an input of the student.
 
 Sampling (`sample_consistency`) with 1 step is x_0 = f(x_T, T); with more steps it
 re-noises the estimate to the next, smaller timestep and applies f again.
+
+The comparison, *progressive distillation* (Salimans & Ho 2022), halves the number of
+DDIM steps per round: the student learns to do in one DDIM step what the teacher does
+in two (`progressive_distillation_loss`), then becomes the next round's teacher; it is
+sampled with the ordinary DDIM sampler.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from course_lib.diffusion.schedules import NoiseSchedule
 
 __all__ = ["SIGMA_DATA", "TIMESTEP_SCALING", "boundary_coefficients", "consistency_function",
            "teacher_ddim_step", "consistency_distillation_loss", "ema_update", "ema_copy",
-           "sample_consistency"]
+           "sample_consistency", "progressive_target", "progressive_distillation_loss"]
 
 SIGMA_DATA = 0.5          # the data's standard deviation the scaling assumes (LCM's value)
 TIMESTEP_SCALING = 10.0   # LCM multiplies the discrete timestep by 10 inside c_skip / c_out
@@ -144,3 +149,48 @@ def sample_consistency(model_fn: ModelFn, shape: tuple[int, ...], schedule: Nois
             x = q_sample(x0, t, torch.randn(shape, generator=generator).to(device), schedule)
         x0 = consistency_function(model_fn, x, t, schedule, kind, clip_x0)
     return x0
+
+
+# ---------------------------------------------------------------- progressive distillation
+
+def progressive_target(teacher_fn: ModelFn, x_t: Tensor, t: Tensor, t_mid: Tensor, t_next: Tensor,
+                       schedule: NoiseSchedule, kind: str = "eps", clip_x0: bool = False) -> Tensor:
+    """Progressive distillation's target (Salimans & Ho 2022): two teacher DDIM steps
+    t -> t_mid -> t_next, and the clean estimate x̃_0 with which ONE DDIM step from t lands
+    where the two did:
+
+        x'' = teacher(teacher(x_t)),   x̃_0 = (x'' − (σ''/σ_t) x_t) / (α'' − (σ''/σ_t) α_t)
+
+    with α = √ᾱ, σ = √(1 − ᾱ) (t_next = −1: α'' = 1, σ'' = 0, so x̃_0 = x'')."""
+    x_mid = teacher_ddim_step(teacher_fn, x_t, t, t_mid, schedule, kind, clip_x0)
+    x_next = teacher_ddim_step(teacher_fn, x_mid, t_mid, t_next, schedule, kind, clip_x0)
+    padded = torch.cat([torch.ones(1, device=schedule.alpha_bars.device), schedule.alpha_bars])
+    shape = (-1,) + (1,) * (x_t.ndim - 1)
+    a_t, a_next = padded[t + 1].view(shape), padded[t_next + 1].view(shape)
+    ratio = ((1 - a_next) / (1 - a_t)).sqrt()                     # σ'' / σ_t
+    return (x_next - ratio * x_t) / (a_next.sqrt() - ratio * a_t.sqrt())
+
+
+def progressive_distillation_loss(student_fn: ModelFn, teacher_fn: ModelFn, x0: Tensor, schedule: NoiseSchedule,
+                                  student_steps: int, generator: torch.Generator | None = None,
+                                  kind: str = "eps", teacher_kind: str = "eps",
+                                  clip_x0: bool = False) -> Tensor:
+    """One student DDIM step = two teacher DDIM steps, on the trailing grids of
+    `student_steps` and 2 × `student_steps` steps: a random student timestep t, its next
+    one, the teacher's step between; loss = mean max(SNR_t, 1) · ‖x̂_0 − x̃_0‖² (the
+    "truncated SNR" weighting, so that high-noise steps still count)."""
+    if not isinstance(student_steps, int) or not 1 <= student_steps <= schedule.num_steps // 2:
+        raise ValueError(f"student_steps must be an int in [1, {schedule.num_steps // 2}]; got {student_steps!r}")
+    grid = ddim_timesteps(schedule.num_steps, student_steps) + [-1]
+    fine = ddim_timesteps(schedule.num_steps, 2 * student_steps) + [-1]   # trailing grids nest: grid ⊂ fine
+    b, device = x0.shape[0], x0.device
+    i = torch.randint(0, student_steps, (b,), generator=generator)
+    t = torch.tensor(grid, device=device)[i]
+    t_next = torch.tensor(grid, device=device)[i + 1]
+    t_mid = torch.tensor(fine, device=device)[torch.tensor([fine.index(g) + 1 for g in grid[:-1]])[i]]
+    x_t = q_sample(x0, t, torch.randn(x0.shape, generator=generator).to(x0), schedule)
+    target = progressive_target(teacher_fn, x_t, t, t_mid, t_next, schedule, teacher_kind, clip_x0)
+    x0_hat, _ = to_x0_eps(student_fn(x_t, t), x_t, t, schedule, kind)
+    a_t = schedule.alpha_bars[t].view((-1,) + (1,) * (x0.ndim - 1))
+    weight = (a_t / (1 - a_t)).clamp(min=1.0)
+    return (weight * (x0_hat - target).pow(2)).mean()
