@@ -111,9 +111,11 @@ def clip_motion(video: torch.Tensor) -> torch.Tensor:
     return clip_shifts(video).median(dim=0).values
 
 
-def ink_area(video: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
-    """(C, T, H, W) clip -> (T,) share of pixels brighter than `threshold`: grows while
-    a camera zooms in on the digit."""
+def ink_area(video: torch.Tensor) -> torch.Tensor:
+    """(C, T, H, W) clip -> (T,) share of pixels with ink (`video_metrics.ink`, the
+    course's one definition): grows while a camera zooms in on the digit."""
+    from course_lib.video_metrics import ink
+
     if video.ndim != 4:
         raise ValueError(f"video must be (C, T, H, W); got {tuple(video.shape)}")
-    return (video[0] > threshold).float().mean(dim=(1, 2))
+    return (ink(video[None]) > 0).float().mean(dim=(-2, -1))[0]

@@ -40,7 +40,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from course_lib.diffusion.ddpm import ddim_step, ddim_timesteps, q_sample, to_x0_eps
+from course_lib.diffusion.ddpm import alpha_bar_or_one, ddim_step, ddim_timesteps, q_sample, to_x0_eps
 from course_lib.diffusion.schedules import NoiseSchedule
 
 __all__ = ["SIGMA_DATA", "TIMESTEP_SCALING", "boundary_coefficients", "consistency_function",
@@ -164,9 +164,7 @@ def progressive_target(teacher_fn: ModelFn, x_t: Tensor, t: Tensor, t_mid: Tenso
     with α = √ᾱ, σ = √(1 − ᾱ) (t_next = −1: α'' = 1, σ'' = 0, so x̃_0 = x'')."""
     x_mid = teacher_ddim_step(teacher_fn, x_t, t, t_mid, schedule, kind, clip_x0)
     x_next = teacher_ddim_step(teacher_fn, x_mid, t_mid, t_next, schedule, kind, clip_x0)
-    padded = torch.cat([torch.ones(1, device=schedule.alpha_bars.device), schedule.alpha_bars])
-    shape = (-1,) + (1,) * (x_t.ndim - 1)
-    a_t, a_next = padded[t + 1].view(shape), padded[t_next + 1].view(shape)
+    a_t, a_next = (alpha_bar_or_one(s, schedule, x_t.shape) for s in (t, t_next))
     ratio = ((1 - a_next) / (1 - a_t)).sqrt()                     # σ'' / σ_t
     return (x_next - ratio * x_t) / (a_next.sqrt() - ratio * a_t.sqrt())
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib.diffusion.dit import DiT
-from course_lib.nn.embeddings import PatchEmbed2D, unpatchify
+from course_lib.nn.embeddings import PatchEmbed2D
 
 __all__ = ["sobel_magnitude", "edge_map", "ControlDiT"]
 
@@ -82,16 +82,13 @@ class ControlDiT(nn.Module):
         return [p for name, p in self.named_parameters() if not name.startswith("base.")]
 
     def forward(self, x: Tensor, t: Tensor, labels: Tensor, cond: Tensor) -> Tensor:
-        base, cfg = self.base, self.base.config
         if cond.shape[0] != x.shape[0] or cond.shape[-2:] != x.shape[-2:]:
             raise ValueError(f"cond must be (B, C, H, W) matching x {tuple(x.shape)}; got {tuple(cond.shape)}")
-        tokens = base.patch_embed(x) + base.pos_embed                              # (B, N, D)
-        c = base.t_embedder(t) + base.y_embedder(labels)                           # (B, D)
+        tokens, c = self.base.embed(x, t, labels)                                  # (B, N, D), (B, D)
         h = tokens + self.zero_in(self.cond_embed(cond))                           # the copy's input
-        for i, block in enumerate(base.blocks):
+        for i, block in enumerate(self.base.blocks):
             tokens = block(tokens, c)
             if i < len(self.copies):
                 h = self.copies[i](h, c)
                 tokens = tokens + self.zero_out[i](h)                              # zero at first
-        out = base.final_layer(tokens, c)                                          # (B, N, p*p*C)
-        return unpatchify(out, cfg.patch, cfg.in_channels, (cfg.grid, cfg.grid))
+        return self.base.head(tokens, c)

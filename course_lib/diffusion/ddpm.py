@@ -161,6 +161,12 @@ def ddim_timesteps(num_steps: int, sample_steps: int, spacing: str = "trailing")
     return steps
 
 
+def alpha_bar_or_one(t: Tensor, schedule: NoiseSchedule, x_shape: torch.Size) -> Tensor:
+    """alpha_bar_t broadcastable to x_shape, where t = -1 means "clean data" (alpha_bar = 1)."""
+    padded = torch.cat([torch.ones(1, device=schedule.alpha_bars.device), schedule.alpha_bars])
+    return extract(padded, t + 1, x_shape)
+
+
 def ddim_step(prediction: Tensor, x_t: Tensor, t: Tensor, t_prev: Tensor, schedule: NoiseSchedule,
               eta: float = 0.0, noise: Tensor | None = None, kind: str = "eps",
               clip_x0: bool = False) -> Tensor:
@@ -180,8 +186,7 @@ def ddim_step(prediction: Tensor, x_t: Tensor, t: Tensor, t_prev: Tensor, schedu
         x0 = x0.clamp(-1, 1)
         eps = eps_from_x0(x_t, t, x0, schedule)
     a_t = extract(schedule.alpha_bars, t, x_t.shape)
-    padded = torch.cat([torch.ones(1, device=schedule.alpha_bars.device), schedule.alpha_bars])
-    a_prev = extract(padded, t_prev + 1, x_t.shape)   # index 0 of `padded` is alpha_bar_{-1} = 1
+    a_prev = alpha_bar_or_one(t_prev, schedule, x_t.shape)
     sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
     out = a_prev.sqrt() * x0 + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
     return out + sigma * noise if eta > 0 else out

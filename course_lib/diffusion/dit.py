@@ -150,7 +150,8 @@ class DiT(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
+    def embed(self, x: Tensor, t: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """The stem: (tokens (B, N, D) with positions, conditioning c (B, D))."""
         cfg = self.config
         if x.ndim != 4 or x.shape[1:] != (cfg.in_channels, cfg.input_size, cfg.input_size):
             raise ValueError(f"x must be (B, {cfg.in_channels}, {cfg.input_size}, {cfg.input_size}); "
@@ -158,8 +159,16 @@ class DiT(nn.Module):
         if t.shape != (len(x),) or labels.shape != (len(x),):
             raise ValueError(f"t and labels must be ({len(x)},); got {tuple(t.shape)} and {tuple(labels.shape)}")
         tokens = self.patch_embed(x) + self.pos_embed                    # (B, N, D)
-        c = self.t_embedder(t) + self.y_embedder(labels)                 # (B, D)
-        for block in self.blocks:
-            tokens = block(tokens, c)                                    # (B, N, D)
+        return tokens, self.t_embedder(t) + self.y_embedder(labels)      # c: (B, D)
+
+    def head(self, tokens: Tensor, c: Tensor) -> Tensor:
+        """The output: tokens (B, N, D) -> prediction (B, C, H, W)."""
+        cfg = self.config
         out = self.final_layer(tokens, c)                                # (B, N, p*p*C)
         return unpatchify(out, cfg.patch, cfg.in_channels, (cfg.grid, cfg.grid))
+
+    def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
+        tokens, c = self.embed(x, t, labels)
+        for block in self.blocks:
+            tokens = block(tokens, c)                                    # (B, N, D)
+        return self.head(tokens, c)
