@@ -15,11 +15,11 @@ def test_pans_shift_the_content_against_the_camera_and_phase_correlation_finds_i
         videos, _ = camera.make_camera_clips(move, n=20, seed=1)
         expected = torch.tensor([-dr, -dc])                              # the world slides against the camera
         found = torch.stack([camera.clip_shifts(v) for v in videos])     # (20, 7, 2)
-        # nearly always exact while most of the digit is in view (measured on these clips:
-        # 99 % of the first 5 steps; by the last step a pan has carried the digit mostly
-        # out of view and 60-100 % are exact), so a clip's motion is the median
-        assert (found[:, :5] == expected).all(dim=-1).float().mean() >= 0.95, (move, found[:2])
-        assert all(torch.equal(camera.clip_motion(v), expected) for v in videos), move
+        # nearly always exact while most of the digit is in view; a pan sweeps across the
+        # digit, which is cut by the border in the first and last frames, where phase
+        # correlation has less to lock on — so a clip's motion is the median
+        assert (found == expected).all(dim=-1).float().mean() >= 0.95, (move, found[:2])
+        assert all(torch.equal(camera.clip_motion(v), expected.float()) for v in videos), move
 
 
 def test_phase_correlation_matches_a_brute_force_search():

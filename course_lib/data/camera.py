@@ -40,8 +40,11 @@ def _check_move(move: str) -> None:
 def camera_clip(image: torch.Tensor, move: str, frames: int = 8, canvas: int = 12) -> torch.Tensor:
     """A clip (frames, 1, canvas, canvas) in [-1, 1] of `image` (1, 8, 8) filmed by a
     camera making `move`: pans slide a canvas-sized window 1 pixel per frame over a
-    larger black world (the digit starts centred, so it drifts toward one edge); zoom_in
-    crops a window shrinking linearly to ZOOM_END of the canvas and resizes it back."""
+    larger black world; zoom_in
+    crops a window shrinking linearly to ZOOM_END of the canvas and resizes it back.
+
+    A pan sweeps across the digit: the window's path is centred on it, so the digit
+    enters from one side and the middle frames (f = (frames - 1) // 2) show it centred."""
     _check_move(move)
     if image.shape != (1, IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(f"image must be (1, {IMAGE_SIZE}, {IMAGE_SIZE}); got {tuple(image.shape)}")
@@ -62,7 +65,7 @@ def camera_clip(image: torch.Tensor, move: str, frames: int = 8, canvas: int = 1
             out[f] = F.grid_sample(world[None], grid, mode="bilinear", align_corners=True)[0]
         else:
             dr, dc = CAMERA_MOVES[move]
-            r, c = margin + dr * f, margin + dc * f
+            r, c = margin + dr * (f - (frames - 1) // 2), margin + dc * (f - (frames - 1) // 2)
             out[f] = world[:, r:r + canvas, c:c + canvas]
     return out
 
@@ -104,11 +107,24 @@ def clip_shifts(video: torch.Tensor) -> torch.Tensor:
     return torch.tensor([global_shift(video[0, f], video[0, f + 1]) for f in range(video.shape[1] - 1)])
 
 
-def clip_motion(video: torch.Tensor) -> torch.Tensor:
-    """(C, T, H, W) clip -> (2,) its content's motion per frame (rows, cols): the median
-    of the frame-to-frame shifts (robust to the last frames, where a pan has carried
-    most of the digit out of view and phase correlation has little left to lock on)."""
-    return clip_shifts(video).median(dim=0).values
+def clip_motion(video: torch.Tensor, gap: int | None = None) -> torch.Tensor:
+    """(C, T, H, W) clip -> (2,) float: its content's motion per frame (rows, cols), the
+    median over f of `global_shift(frame f, frame f + gap)` / gap.
+
+    Phase correlation finds whole-pixel shifts; a generated clip that moves 0.7 pixel
+    per frame shows 0 or 1 between neighbouring frames, but about 2 over three frames.
+    So the default gap is (T - 1) // 2 frames (3 for 8 frames): sub-pixel motion adds
+    up to whole pixels, and the median of the T - gap measurements ignores the frames
+    where the border cuts the digit."""
+    if video.ndim != 4:
+        raise ValueError(f"video must be (C, T, H, W); got {tuple(video.shape)}")
+    frames = video.shape[1]
+    gap = (frames - 1) // 2 if gap is None else gap
+    if not isinstance(gap, int) or not 1 <= gap < frames:
+        raise ValueError(f"gap must be an int in [1, {frames - 1}]; got {gap!r}")
+    shifts = torch.tensor([global_shift(video[0, f], video[0, f + gap]) for f in range(frames - gap)],
+                          dtype=torch.float32)
+    return shifts.median(dim=0).values / gap
 
 
 def ink_area(video: torch.Tensor) -> torch.Tensor:

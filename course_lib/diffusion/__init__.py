@@ -24,5 +24,10 @@ Training (recipes, `PRESETS`, load-or-train):
   (`PRESETS`, `FULL_ATTENTION_PRESETS`).
 - `vae_train`: the VAE on moving-digit frames, with its measured scale factor.
 - `latent_train`: VAE -> latent image DiT -> latent video DiT.
+- `distill_train`: day 07's consistency student of day 04's DiT (`CONSISTENCY_PRESETS`).
+- `controlnet_train`: day 07's ControlNet on day 04's DiT, and the edge agreement
+  (`edge_iou`) that measures it (`CONTROLNET_PRESETS`).
+- `camera_lora_train`: day 07's camera-move LoRAs on day 05's video DiT
+  (`CAMERA_LORA_PRESETS`).
 - `ddp_demo`: the same training in one process or under `torchrun`, for comparing.
 """

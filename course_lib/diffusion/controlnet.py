@@ -81,7 +81,9 @@ class ControlDiT(nn.Module):
         """What a ControlNet fine-tune trains: everything but the frozen base."""
         return [p for name, p in self.named_parameters() if not name.startswith("base.")]
 
-    def forward(self, x: Tensor, t: Tensor, labels: Tensor, cond: Tensor) -> Tensor:
+    def forward(self, x: Tensor, t: Tensor, labels: Tensor, cond: Tensor, scale: float = 1.0) -> Tensor:
+        """ε̂ (B, C, H, W); `scale` multiplies every control residual (diffusers'
+        `controlnet_conditioning_scale`: 0 is the base model, 1 as trained)."""
         if cond.shape[0] != x.shape[0] or cond.shape[-2:] != x.shape[-2:]:
             raise ValueError(f"cond must be (B, C, H, W) matching x {tuple(x.shape)}; got {tuple(cond.shape)}")
         tokens, c = self.base.embed(x, t, labels)                                  # (B, N, D), (B, D)
@@ -90,5 +92,5 @@ class ControlDiT(nn.Module):
             tokens = block(tokens, c)
             if i < len(self.copies):
                 h = self.copies[i](h, c)
-                tokens = tokens + self.zero_out[i](h)                              # zero at first
+                tokens = tokens + scale * self.zero_out[i](h)                      # zero at first
         return self.base.head(tokens, c)
