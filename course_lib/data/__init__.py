@@ -3,6 +3,8 @@
 
 - `digits`: scikit-learn's 8x8 digits, upscaled 16x16 digits, moving-digit clips with
   captions (`MovingDigitsSpec`), deterministic and cached.
+- `captions`: captions as words (tokenizer, the null caption of guidance) and the
+  (digit, direction) pairs held out of training (day 08's composition test).
 - `camera`: clips filmed by a moving camera (pans, zoom in) with known motion, and
   phase correlation to measure it (day 07's camera LoRA).
 - `toy`: 2-D toy distributions (a ring of Gaussians) and mode coverage.

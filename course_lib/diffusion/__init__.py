@@ -7,13 +7,17 @@ Model and sampling:
 - `denoisers`: a small MLP denoiser (`MLPDenoiserConfig`) for 2-D points and 8x8 digits.
 - `dit`: the Diffusion Transformer with adaLN-Zero (`DiTConfig`, `DiT`).
 - `video_dit`: the video DiT (spatial / factorized / full attention over spacetime
-  patches), `inflate` from an image DiT, coherent noise, the video loss and sampler.
+  patches; class labels or captions), `inflate` from an image DiT, coherent noise, the
+  video loss and sampler.
 - `vae`: a small VAE for frames and clips: reparameterisation, KL, loss, scale factor.
 - `latent`: latent video diffusion: the FLOP count, the latent video DiT, sampling.
 - `consistency`: consistency distillation as LCM does it: the boundary scaling
   (c_skip, c_out), the teacher's DDIM step, the distillation loss with an EMA target,
   multistep consistency sampling; progressive distillation (one student DDIM step =
   two teacher steps) as the comparison.
+- `text_cond`: caption conditioning (day 08): the caption embedder (encoder, pooled
+  vector, dropout to the null caption) and the zero-initialised cross-attention block
+  that `video_dit` uses when its config has `text`.
 - `controlnet`: a trainable copy of the DiT's first blocks steering the frozen model
   through zero-initialised projections; Sobel edge maps as the condition.
 

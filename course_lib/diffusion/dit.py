@@ -139,7 +139,8 @@ class DiT(nn.Module):
         self.apply(xavier)
         w = self.patch_embed.proj.weight   # initialise the patch projection like a Linear
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
-        nn.init.normal_(self.y_embedder.table.weight, std=0.02)
+        if isinstance(self.y_embedder, LabelEmbedder):   # (a caption embedder keeps its own init)
+            nn.init.normal_(self.y_embedder.table.weight, std=0.02)
         for layer in (self.t_embedder.mlp[0], self.t_embedder.mlp[2]):
             nn.init.normal_(layer.weight, std=0.02)
         # Zero-out adaLN modulation and the output layer: every block starts as the identity.

@@ -43,6 +43,8 @@ from course_lib.checks import check_choice, check_range, check_shape
 from course_lib.diffusion import ddpm
 from course_lib.diffusion.dit import AdaLNZeroBlock, DiT, DiTConfig, FinalLayer, LabelEmbedder, TimestepEmbedder
 from course_lib.diffusion.schedules import NoiseSchedule
+from course_lib.diffusion.text_cond import NULL_ID, CaptionEmbedder, CrossAttentionBlock
+from course_lib.nn.text_encoder import TextEncoderConfig
 from course_lib.nn.embeddings import SpacetimePatchEmbed, sincos_1d, sincos_2d, unpatchify3d
 
 ATTENTION_MODES = ("spatial", "factorized", "full")
@@ -63,7 +65,8 @@ class VideoDiTConfig:
     mlp_ratio: float = 4.0
     attention: str = "factorized"   # "spatial" | "factorized" | "full"
     num_classes: int = 10           # the null label for guidance is index num_classes
-    class_dropout: float = 0.1
+    class_dropout: float = 0.1      # with `text`: the caption dropout
+    text: TextEncoderConfig | None = None   # None: class labels; else captions (day 08, `text_cond`)
 
     def __post_init__(self):
         object.__setattr__(self, "patch", tuple(self.patch))
@@ -122,7 +125,12 @@ class VideoDiT(nn.Module):
         self.register_buffer("pos_space", sincos_2d(gh, gw, d), persistent=False)          # (S, D)
         self.register_buffer("pos_time", sincos_1d(torch.arange(gt), d), persistent=False)  # (T', D)
         self.t_embedder = TimestepEmbedder(d)
-        self.y_embedder = LabelEmbedder(cfg.num_classes, d, cfg.class_dropout)
+        if cfg.text is None:
+            self.y_embedder = LabelEmbedder(cfg.num_classes, d, cfg.class_dropout)
+        else:                                                    # captions: adaLN + cross-attention
+            self.y_embedder = CaptionEmbedder(cfg.text, d, cfg.class_dropout)
+            self.cross_blocks = nn.ModuleList(CrossAttentionBlock(d, cfg.heads, cfg.text.dim)
+                                              for _ in range(cfg.depth))
         self.blocks = nn.ModuleList(AdaLNZeroBlock(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         n_temporal = cfg.depth if cfg.attention == "factorized" else 0
         self.temporal_blocks = nn.ModuleList(TemporalBlock(d, cfg.heads, gt, cfg.mlp_ratio) for _ in range(n_temporal))
@@ -132,37 +140,56 @@ class VideoDiT(nn.Module):
 
     @property
     def null_label(self) -> int:
-        return self.config.num_classes
+        """The label guidance fills its null pass with: the null class, or with captions the
+        id of <null> (a row of it is the null caption)."""
+        return self.config.num_classes if self.config.text is None else NULL_ID
 
     def initialize_weights(self) -> None:
         """DiT's initialisation (`DiT.initialize_weights`), plus zero temporal modulation:
         every spatial and temporal block starts as the identity, the output at 0."""
         DiT.initialize_weights(self)
-        for block in self.temporal_blocks:
-            nn.init.zeros_(block.block.adaLN_modulation[-1].weight)
-            nn.init.zeros_(block.block.adaLN_modulation[-1].bias)
+        zero = [block.block.adaLN_modulation[-1] for block in self.temporal_blocks]
+        if self.config.text is not None:               # captions enter through zero layers too
+            zero += [block.attn.out_proj for block in self.cross_blocks] + [self.y_embedder.pool_proj]
+        for layer in zero:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
+        """x (B, C, T, H, W), t (B,), labels (B,) class ids — or, with `config.text`,
+        caption ids (B, L) (`data.captions.tokenize`) -> (B, C, T, H, W)."""
         cfg = self.config
         check_shape(x, "x", "B C T H W", C=cfg.in_channels, T=cfg.frames, H=cfg.height, W=cfg.width)
         check_shape(t, "t", "B", B=len(x))
-        check_shape(labels, "labels", "B", B=len(x))
         b, gt, s = len(x), cfg.grid[0], cfg.tokens_per_frame
         tokens = self.patch_embed(x)                                     # (B, T'*S, D), time-major
-        c = self.t_embedder(t) + self.y_embedder(labels)                 # (B, D)
+        if cfg.text is None:
+            check_shape(labels, "labels", "B", B=len(x))
+            c, text = self.t_embedder(t) + self.y_embedder(labels), None  # (B, D)
+        else:
+            check_shape(labels, "labels (caption ids)", "B L", B=len(x), L=cfg.text.max_len)
+            pooled, text, pad = self.y_embedder(labels)                  # (B, D), (B, L, Dt), (B, L)
+            c = self.t_embedder(t) + pooled
+        cross = self.cross_blocks if text is not None else [None] * cfg.depth
         if cfg.attention == "full":
             pos = (self.pos_time[:, None] + self.pos_space[None]).reshape(gt * s, -1)   # (T'*S, D)
             tokens = tokens + pos
-            for block in self.blocks:
+            for block, cross_block in zip(self.blocks, cross):
                 tokens = block(tokens, c)                                # (B, T'*S, D)
+                if cross_block is not None:
+                    tokens = cross_block(tokens, text, pad)              # every token reads the caption
             out = self.final_layer(tokens, c)                            # (B, T'*S, P*C)
         else:
             tokens = rearrange(tokens, "b (t s) d -> (b t) s d", t=gt) + self.pos_space   # (B*T', S, D)
             c_space = repeat(c, "b d -> (b t) d", t=gt)                  # (B*T', D)
             c_time = repeat(c, "b d -> (b s) d", s=s)                    # (B*S, D)
             temporal = self.temporal_blocks if cfg.attention == "factorized" else [None] * cfg.depth
-            for block, temporal_block in zip(self.blocks, temporal):
+            if text is not None:                                         # each frame reads the caption
+                text, pad = repeat(text, "b l d -> (b t) l d", t=gt), repeat(pad, "b l -> (b t) l", t=gt)
+            for block, cross_block, temporal_block in zip(self.blocks, cross, temporal):
                 tokens = block(tokens, c_space)                          # (B*T', S, D): within a frame
+                if cross_block is not None:
+                    tokens = cross_block(tokens, text, pad)              # (B*T', S, D): reads the caption
                 if temporal_block is not None:
                     tokens = rearrange(tokens, "(b t) s d -> (b s) t d", b=b)
                     tokens = temporal_block(tokens, c_time)              # (B*S, T', D): across frames
@@ -256,14 +283,15 @@ def sample_video(model: VideoDiT, labels: Tensor, schedule: NoiseSchedule, steps
                  x_T: Tensor | None = None, progress: bool = False, batch: int = 64,
                  kind: str = "eps") -> Tensor:
     """DDIM (eta = 0) video sampling with classifier-free guidance (conditional and null
-    passes in one batch, `ddpm.guided`). labels (B,) -> videos (B, C, T, H, W) on the CPU.
+    passes in one batch, `ddpm.guided`). labels (B,) — or caption ids (B, L) for a model
+    with `config.text` — -> videos (B, C, T, H, W) on the CPU.
 
     kind: what the model predicts ("eps", "x0", "v"); guidance combines predictions of
     any kind linearly. x_T: starting noise; default `coherent_noise(rho)` from `generator`. Samples `batch`
     videos at a time (2 * batch network inputs per step with guidance).
     """
     cfg = model.config
-    check_shape(labels, "labels", "B")
+    check_shape(labels, "labels", "B" if cfg.text is None else "B L")
     shape = (len(labels), cfg.in_channels, cfg.frames, cfg.height, cfg.width)
     if x_T is None:
         x_T = coherent_noise(shape, rho, generator)

@@ -41,6 +41,7 @@ from course_lib.audio.dsp import log_mel_whisper
 from course_lib.checks import check_positive_int, check_shape
 from course_lib.nn.attention import KVCache, MultiHeadAttention, length_mask
 from course_lib.nn.embeddings import sincos_1d
+from course_lib.nn.transformer import MLP, EncoderBlock
 from course_lib.speech.asr_tokenizer import LANGUAGES, Tokenizer
 
 __all__ = ["IGNORE", "AsrConfig", "ConvStem", "AudioEncoder", "EncoderBlock", "DecoderBlock", "TextDecoder",
@@ -117,26 +118,6 @@ def _need_vocab(config: AsrConfig) -> None:
                          "dataclasses.replace(config, vocab_size=len(tokenizer))")
 
 
-class MLP(nn.Sequential):
-    def __init__(self, dim: int, ratio: float):
-        hidden = int(dim * ratio)
-        super().__init__(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
-
-
-class EncoderBlock(nn.Module):
-    """x = x + SelfAttn(LN(x)); x = x + MLP(LN(x)), padding frames masked out of the keys."""
-
-    def __init__(self, config: AsrConfig):
-        super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(config.dim), nn.LayerNorm(config.dim)
-        self.attn = MultiHeadAttention(config.dim, config.heads, dropout=config.dropout)
-        self.mlp = MLP(config.dim, config.mlp_ratio)
-
-    def forward(self, x: Tensor, pad: Tensor | None) -> Tensor:
-        x = x + self.attn(self.ln1(x), key_padding_mask=pad)            # (B, S, D)
-        return x + self.mlp(self.ln2(x))
-
-
 class DecoderBlock(nn.Module):
     """x = x + CausalSelfAttn(LN(x)); x = x + CrossAttn(LN(x), audio); x = x + MLP(LN(x))."""
 
@@ -186,7 +167,8 @@ class AudioEncoder(nn.Module):
     def __init__(self, config: AsrConfig):
         super().__init__()
         self.stem = ConvStem(config.n_mels, config.dim)
-        self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.encoder_depth))
+        self.blocks = nn.ModuleList(EncoderBlock(config.dim, config.heads, config.mlp_ratio, config.dropout)
+                                    for _ in range(config.encoder_depth))
         self.ln_post = nn.LayerNorm(config.dim)
         self.n_mels, self.dim = config.n_mels, config.dim
 

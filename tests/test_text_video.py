@@ -1,0 +1,77 @@
+"""Day 08's caption-conditioned video DiT: zero-initialised caption paths, padding and
+caption dropout, guidance over captions with the null caption."""
+
+import pytest
+import torch
+
+from course_lib.data.captions import NULL_CAPTION, tokenize
+from course_lib.diffusion import ddpm
+from course_lib.diffusion.schedules import make_schedule
+from course_lib.diffusion.text_cond import NULL_ID
+from course_lib.diffusion.video_dit import VideoDiT, VideoDiTConfig, sample_video, video_loss
+from course_lib.nn.text_encoder import TextEncoderConfig
+
+TEXT = TextEncoderConfig(dim=32, depth=1, heads=4)
+CAPTIONS = ["a 3 moving up-left", "a 7 moving down"]
+
+
+def _model(attention="factorized", dropout=0.1):
+    torch.manual_seed(0)
+    cfg = VideoDiTConfig(frames=4, height=8, width=8, patch=(1, 4, 4), dim=32, depth=2, heads=4,
+                         attention=attention, class_dropout=dropout, text=TEXT)
+    return VideoDiT(cfg).eval()
+
+
+def _as_if_trained(model):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model
+
+
+@pytest.mark.parametrize("attention", ["spatial", "factorized", "full"])
+def test_untrained_caption_paths_change_nothing_and_trained_ones_do(attention):
+    model = _model(attention)
+    x, t = torch.randn(2, 1, 4, 8, 8), torch.tensor([100, 700])
+    ids, _ = tokenize(CAPTIONS)
+    with torch.no_grad():
+        assert torch.equal(model(x, t, ids), model(x, t, ids.flip(0)))     # the caption is ignored, exactly
+        _as_if_trained(model)
+        assert not torch.allclose(model(x, t, ids), model(x, t, ids.flip(0)))
+
+
+def test_caption_dropout_gives_the_null_caption_and_only_while_training():
+    model = _as_if_trained(_model(dropout=1.0))
+    x, t = torch.randn(2, 1, 4, 8, 8), torch.tensor([100, 700])
+    ids, _ = tokenize(CAPTIONS)
+    null = tokenize([NULL_CAPTION] * 2)[0]
+    assert null.unique().tolist() == [NULL_ID]
+    with torch.no_grad():
+        assert not torch.allclose(model(x, t, ids), model(x, t, null))     # eval: no dropout
+        model.train()                                                   # dropout 1: every caption -> null
+        dropped = model(x, t, ids)
+        model.eval()
+        torch.testing.assert_close(dropped, model(x, t, null))
+
+
+def test_guidance_over_captions_uses_the_null_caption_and_sampling_runs():
+    model = _as_if_trained(_model())
+    x, t = torch.randn(2, 1, 4, 8, 8), torch.tensor([300, 300])
+    ids, _ = tokenize(CAPTIONS)
+    null = tokenize([NULL_CAPTION] * 2)[0]
+    with torch.no_grad():
+        guided = ddpm.guided(model, ids, model.null_label, 3.0)(x, t)
+        expected = model(x, t, null) + 3.0 * (model(x, t, ids) - model(x, t, null))
+    torch.testing.assert_close(guided, expected, atol=1e-5, rtol=1e-5)
+    schedule = make_schedule("cosine", 1000)
+    videos = sample_video(model, ids, schedule, steps=2, generator=torch.Generator().manual_seed(0))
+    assert videos.shape == (2, 1, 4, 8, 8) and torch.isfinite(videos).all()
+    loss = video_loss(model.train(), (videos, ids), schedule, kind="x0")
+    loss.backward()
+    assert model.cross_blocks[0].attn.out_proj.weight.grad.abs().sum() > 0
+
+
+def test_caption_model_bad_inputs_are_named():
+    model = _model()
+    with pytest.raises(ValueError, match=r"labels \(caption ids\) must be"):
+        model(torch.randn(2, 1, 4, 8, 8), torch.tensor([1, 2]), torch.tensor([3, 7]))
