@@ -75,3 +75,28 @@ def test_caption_model_bad_inputs_are_named():
     model = _model()
     with pytest.raises(ValueError, match=r"labels \(caption ids\) must be"):
         model(torch.randn(2, 1, 4, 8, 8), torch.tensor([1, 2]), torch.tensor([3, 7]))
+
+
+def test_the_caption_model_starts_as_day05s_unconditional_model():
+    from course_lib.diffusion.text_video_train import TEXT_VIDEO_PRESETS, new_text_video_dit
+    from course_lib.diffusion.video_dit_train import new_video_dit
+
+    recipe = TEXT_VIDEO_PRESETS["cpu"]
+    base = _as_if_trained(new_video_dit(recipe.base).eval())
+    model = new_text_video_dit(recipe, base).eval()
+    x, t = torch.randn(2, 1, 8, 12, 12), torch.tensor([100, 800])
+    with torch.no_grad():
+        assert torch.equal(model(x, t, tokenize(CAPTIONS)[0]), base(x, t, torch.full((2,), base.null_label)))
+
+
+def test_captioned_clips_move_the_captions_way_and_hold_out_their_pairs(tmp_path, monkeypatch):
+    from course_lib.data.captions import CaptionedClipsSpec, held_out_mask
+
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    spec = CaptionedClipsSpec(clips=300)
+    train, test = spec.load("train"), spec.load("test")
+    assert not held_out_mask(train).any() and held_out_mask(test).any() and len(train) < 300
+    span = spec.canvas - 8                                   # the digit is 8 px: it travels span pixels freely
+    for data in (train, test):
+        moved = (data.positions[:, span] - data.positions[:, 0]).sign()
+        assert torch.equal(moved, data.velocities.sign())    # every clip moves its caption's way at first

@@ -22,13 +22,14 @@ apart.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import torch
 
-from course_lib.data.digits import DIRECTIONS
+from course_lib.data.digits import DIRECTIONS, MovingDigits, load_moving_digits
 
 __all__ = ["PAD", "NULL", "WORDS", "MAX_WORDS", "NULL_CAPTION", "HELD_OUT_PAIRS", "split_words", "tokenize",
-           "direction_name", "is_held_out", "decode"]
+           "direction_name", "is_held_out", "decode", "CaptionedClipsSpec", "held_out_mask"]
 
 PAD, NULL = "<pad>", "<null>"
 WORDS = (PAD, NULL, "a", *[str(d) for d in range(10)], "moving", "up", "down", "left", "right")
@@ -87,3 +88,40 @@ def direction_name(velocity: tuple[int, int]) -> str:
 def is_held_out(label: int, velocity: tuple[int, int]) -> bool:
     """Whether the clip's (digit, direction) pair is one of `HELD_OUT_PAIRS`."""
     return (int(label), direction_name(velocity)) in HELD_OUT_PAIRS
+
+
+def held_out_mask(data: MovingDigits) -> torch.Tensor:
+    """(N,) bool: which clips show one of the `HELD_OUT_PAIRS`."""
+    return torch.tensor([is_held_out(y, tuple(v)) for y, v in zip(data.labels.tolist(), data.velocities.tolist())])
+
+
+@dataclass(frozen=True)
+class CaptionedClipsSpec:
+    """Day 08's captioned clips: `clips` moving digits of `frames` frames on a `canvas`
+    canvas at `speeds`, each starting at the wall behind its motion (`make_moving_digits`
+    with start="behind"), so the caption's direction is what the first frames show. The
+    training split drops every clip of a held-out (digit, direction) pair.
+
+        spec = CaptionedClipsSpec()
+        train = spec.load("train")       # MovingDigits: no held-out pair in it
+        ids, pad = tokenize(train.captions)
+    """
+    clips: int = 2000
+    frames: int = 8
+    canvas: int = 12
+    speeds: tuple[int, ...] = (1,)
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "speeds", tuple(self.speeds))
+
+    def load(self, split: str = "train") -> MovingDigits:
+        """The clips of `split` (digits of the training or the test split of `digits_split`);
+        for "train", without the held-out pairs."""
+        data = load_moving_digits(split, n=self.clips, frames=self.frames, canvas=self.canvas, speeds=self.speeds,
+                                  seed=self.seed, start="behind")
+        if split != "train":
+            return data
+        keep = ~held_out_mask(data)
+        return MovingDigits(data.videos[keep], data.labels[keep], data.digit_index[keep], data.positions[keep],
+                            data.velocities[keep], [c for c, k in zip(data.captions, keep.tolist()) if k])

@@ -116,15 +116,20 @@ def caption(label: int, velocity: tuple[int, int]) -> str:
 
 
 def make_moving_digits(split: str = "train", n: int = 1000, frames: int = 8, canvas: int = 16,
-                       speeds: tuple[int, ...] = (1, 2), seed: int = 0) -> MovingDigits:
+                       speeds: tuple[int, ...] = (1, 2), seed: int = 0, start: str = "uniform") -> MovingDigits:
     """Generate `n` clips from the digits of one split ("train" or "test" of `digits_split`).
 
-    Each clip: a random digit of the split, a uniform start position, one of the 8
-    compass directions and a speed from `speeds` (pixels per frame on each moving axis).
+    Each clip: a random digit of the split, a start position, one of the 8 compass
+    directions and a speed from `speeds` (pixels per frame on each moving axis).
+    start "uniform": anywhere on the canvas (a digit may bounce off a wall at once, against
+    its caption); "behind": on each moving axis at the wall behind the motion, so the
+    digit travels the caption's way until it reaches the far wall (day 08's captions).
     Deterministic given the arguments.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    if start not in ("uniform", "behind"):
+        raise ValueError(f"start must be 'uniform' or 'behind'; got {start!r}")
     if canvas < IMAGE_SIZE:
         raise ValueError(f"canvas must be >= {IMAGE_SIZE} (the digit size); got {canvas}")
     if not isinstance(n, int) or n < 1 or not isinstance(frames, int) or frames < 1:
@@ -139,6 +144,8 @@ def make_moving_digits(split: str = "train", n: int = 1000, frames: int = 8, can
     direction = torch.tensor(dirs)[torch.randint(0, len(dirs), (n,), generator=g)]      # (n, 2)
     speed = torch.tensor(speeds)[torch.randint(0, len(speeds), (n,), generator=g)]
     velocities = direction * speed[:, None]
+    if start == "behind":                                   # the wall behind each moving axis
+        starts = torch.where(direction > 0, 0, torch.where(direction < 0, span, starts))
     videos = torch.empty(n, 1, frames, canvas, canvas)
     positions = torch.empty(n, frames, 2, dtype=torch.int64)
     for i in range(n):
@@ -151,17 +158,18 @@ def make_moving_digits(split: str = "train", n: int = 1000, frames: int = 8, can
 
 
 def load_moving_digits(split: str = "train", n: int = 1000, frames: int = 8, canvas: int = 16,
-                       speeds: tuple[int, ...] = (1, 2), seed: int = 0) -> MovingDigits:
+                       speeds: tuple[int, ...] = (1, 2), seed: int = 0, start: str = "uniform") -> MovingDigits:
     """`make_moving_digits`, cached in artifacts/data/ (keyed by the arguments and a version)."""
     from dataclasses import asdict
 
     from course_lib.runtime import artifacts_dir
 
-    name = f"moving_digits_v{MOVING_DIGITS_VERSION}_{split}_n{n}_t{frames}_c{canvas}_v{'-'.join(map(str, speeds))}_s{seed}.pt"
+    name = (f"moving_digits_v{MOVING_DIGITS_VERSION}_{split}_n{n}_t{frames}_c{canvas}_v{'-'.join(map(str, speeds))}"
+            f"_s{seed}{'' if start == 'uniform' else '_' + start}.pt")
     path = artifacts_dir("data") / name
     if path.exists():
         return MovingDigits(**torch.load(path, weights_only=False))
-    data = make_moving_digits(split, n, frames, canvas, speeds, seed)
+    data = make_moving_digits(split, n, frames, canvas, speeds, seed, start)
     tmp = path.with_suffix(".tmp")
     torch.save(asdict(data), tmp)
     tmp.replace(path)

@@ -31,6 +31,8 @@ Training (recipes, `PRESETS`, load-or-train):
 - `distill_train`: day 07's consistency student of day 04's DiT (`CONSISTENCY_PRESETS`).
 - `controlnet_train`: day 07's ControlNet on day 04's DiT, and the edge agreement
   (`edge_iou`) that measures it (`CONTROLNET_PRESETS`).
+- `text_video_train`: day 08's caption-conditioned video DiT, fine-tuned from day 05's
+  (`TEXT_VIDEO_PRESETS`).
 - `camera_lora_train`: day 07's camera-move LoRAs on day 05's video DiT
   (`CAMERA_LORA_PRESETS`).
 - `ddp_demo`: the same training in one process or under `torchrun`, for comparing.

@@ -1,0 +1,118 @@
+"""Day 08's caption-conditioned video DiT: the recipe, size presets, load-or-train.
+
+    recipe = preset(TEXT_VIDEO_PRESETS, DEVICE)
+    trained = train_text_video_dit(recipe)          # trains once; later calls load
+    ids, _ = captions.tokenize(["a 3 moving up-left"])
+    videos = sample_video(trained.model, ids, trained.schedule, guidance=4.0, kind="x0")
+
+The model is day 05's video DiT with its class labels replaced by captions (`VideoDiT`
+with `config.text`: a caption encoder, the pooled caption in adaLN, cross-attention after
+every spatial block). It starts from day 05's trained weights (`video_dit_train`):
+every shared weight is copied, the caption paths start at zero and the pooled-caption
+projection's bias is day 05's null-label embedding — so before training it computes
+exactly day 05's *unconditional* model, and training only has to learn what the words
+add. Checkpoint: artifacts/checkpoints/text_video_dit_<recipe key>.pt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import partial
+
+import torch
+
+from course_lib.data.captions import CaptionedClipsSpec, tokenize
+from course_lib.diffusion.schedules import NoiseSchedule
+from course_lib.diffusion.video_dit import VideoDiT, video_loss
+from course_lib.diffusion.video_dit_train import PRESETS as VIDEO_PRESETS
+from course_lib.diffusion.video_dit_train import VideoRecipe, TrainedVideoDiT, train_video_dit
+from course_lib.nn.text_encoder import TextEncoderConfig
+from course_lib.runtime import settings_key
+from course_lib.train import TrainingRun, TrainSettings, load_or_train, random_batches
+
+__all__ = ["TextVideoRecipe", "TEXT_VIDEO_PRESETS", "TrainedTextVideoDiT", "new_text_video_dit",
+           "train_text_video_dit"]
+
+
+@dataclass(frozen=True)
+class TextVideoRecipe:
+    """The video DiT of `base` (day 05's recipe: sizes, schedule, prediction, starting
+    weights) conditioned on captions encoded by `text`, with caption dropout
+    `caption_dropout` for guidance, fine-tuned on `data` (no held-out pair in it)."""
+    base: VideoRecipe = VideoRecipe()
+    data: CaptionedClipsSpec = CaptionedClipsSpec()
+    text: TextEncoderConfig = TextEncoderConfig()
+    caption_dropout: float = 0.1
+    train: TrainSettings = TrainSettings(steps=1500, batch_size=8, lr=3e-3, warmup=100, weight_decay=0.01)
+
+    def __post_init__(self):
+        if not 0.0 <= self.caption_dropout < 1.0:
+            raise ValueError(f"caption_dropout must be in [0, 1); got {self.caption_dropout!r}")
+        base = self.base.data
+        if (self.data.frames, self.data.canvas) != (base.frames, base.canvas):
+            raise ValueError(f"data must have the base model's {base.frames} frames of {base.canvas}x{base.canvas}; "
+                             f"got {self.data.frames} of {self.data.canvas}x{self.data.canvas}")
+
+    @property
+    def model(self):
+        """The caption model's config: the base video DiT's, with `text` and the caption dropout."""
+        return replace(self.base.model, text=self.text, class_dropout=self.caption_dropout)
+
+    def key(self) -> str:
+        """8 hex digits naming every field, the base recipe's included."""
+        return settings_key(self)
+
+
+TEXT_VIDEO_PRESETS = {
+    "cpu": TextVideoRecipe(),
+    "gpu": TextVideoRecipe(base=VIDEO_PRESETS["gpu"], text=TextEncoderConfig(dim=128, depth=3),
+                           train=TrainSettings(steps=4000, batch_size=32, lr=3e-3, warmup=200, weight_decay=0.01)),
+}
+
+
+@dataclass
+class TrainedTextVideoDiT:
+    """The caption-conditioned video DiT (eval mode), the base it started from, this run
+    and the recipe."""
+    model: VideoDiT
+    base: TrainedVideoDiT
+    run: TrainingRun
+    recipe: TextVideoRecipe = field(repr=False)
+
+    @property
+    def schedule(self) -> NoiseSchedule:
+        return self.base.schedule
+
+
+def new_text_video_dit(recipe: TextVideoRecipe, base: VideoDiT | None = None) -> VideoDiT:
+    """The caption model of `recipe` (caption paths seeded by `recipe.train.seed`), starting
+    from `base`'s weights when given: every weight both share is copied, and the pooled
+    caption's projection gets the base's null-label embedding as its bias."""
+    torch.manual_seed(recipe.train.seed)
+    model = VideoDiT(recipe.model)
+    if base is not None:
+        shared = {k: v for k, v in base.state_dict().items() if not k.startswith("y_embedder.")}
+        missing, unexpected = model.load_state_dict(shared, strict=False)
+        assert not unexpected and all(k.startswith(("y_embedder.", "cross_blocks.")) for k in missing), missing
+        with torch.no_grad():
+            model.y_embedder.pool_proj.bias.copy_(base.y_embedder.table.weight[base.null_label])
+    return model
+
+
+def train_text_video_dit(recipe: TextVideoRecipe | None = None, device: torch.device | None = None,
+                         progress: bool = True) -> TrainedTextVideoDiT:
+    """Fine-tune the caption model of `recipe` from day 05's video DiT, or load it.
+
+    Batches: `batch_size` random training clips with their tokenized captions; loss:
+    `video_loss` with the base's prediction (captions dropped to the null caption inside
+    the model with probability `caption_dropout`)."""
+    recipe = recipe or TEXT_VIDEO_PRESETS["cpu"]
+    base = train_video_dit(recipe.base, device=device, progress=progress)
+    model = new_text_video_dit(recipe, base.model).to(next(base.model.parameters()).device)
+    clips = recipe.data.load("train")
+    ids, _ = tokenize(clips.captions)
+    data = random_batches(clips.videos, ids, batch_size=recipe.train.batch_size, seed=recipe.train.seed)
+    loss = partial(video_loss, schedule=base.schedule, kind=recipe.base.prediction)
+    run = load_or_train("text_video_dit", recipe, model, loss, data, device=device, desc="text-to-video DiT",
+                        progress=progress)
+    return TrainedTextVideoDiT(model.eval(), base, run, recipe)
