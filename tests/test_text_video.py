@@ -100,3 +100,27 @@ def test_captioned_clips_move_the_captions_way_and_hold_out_their_pairs(tmp_path
     for data in (train, test):
         moved = (data.positions[:, span] - data.positions[:, 0]).sign()
         assert torch.equal(moved, data.velocities.sign())    # every clip moves its caption's way at first
+
+
+def test_sdedit_starts_at_the_strengths_timestep_and_strength_zero_is_the_clip(monkeypatch):
+    from course_lib.diffusion import video_dit
+
+    model = _as_if_trained(_model())
+    schedule = make_schedule("cosine", 1000)
+    clips = torch.rand(2, 1, 4, 8, 8) * 2 - 1
+    ids, _ = tokenize(CAPTIONS)
+    assert torch.equal(video_dit.edit_video(model, clips, ids, schedule, strength=0.0), clips)
+    seen = []
+    real_step = ddpm.ddim_step
+    monkeypatch.setattr(ddpm, "ddim_step", lambda pred, x, t, t_prev, *a, **k: (seen.append(int(t[0])),
+                                                                                 real_step(pred, x, t, t_prev, *a, **k))[1])
+    out = video_dit.edit_video(model, clips, ids, schedule, strength=0.5, steps=10,
+                               generator=torch.Generator().manual_seed(0))
+    assert seen == [500, 499, 399, 299, 199, 99] and out.shape == clips.shape    # t_s, then the grid below it
+    again = video_dit.edit_video(model, clips, ids, schedule, strength=0.5, steps=10,
+                                 generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+    with pytest.raises(ValueError, match="strength"):
+        video_dit.edit_video(model, clips, ids, schedule, strength=1.5)
+    with pytest.raises(ValueError, match="start must be an int"):
+        ddpm.sample_ddim(lambda x, t: x, (1, 2), schedule, steps=2, start=1000, progress=False)

@@ -240,11 +240,18 @@ def sample_ddpm(model_fn: ModelFn, shape: tuple[int, ...], schedule: NoiseSchedu
 def sample_ddim(model_fn: ModelFn, shape: tuple[int, ...], schedule: NoiseSchedule, steps: int = 50,
                 eta: float = 0.0, generator: torch.Generator | None = None, device=None,
                 spacing: str = "trailing", kind: str = "eps", clip_x0: bool = True,
-                x_T: Tensor | None = None, progress: bool = True) -> Tensor:
-    """DDIM sampling with `steps` denoiser calls (x_T: optional starting noise)."""
+                x_T: Tensor | None = None, progress: bool = True, start: int | None = None) -> Tensor:
+    """DDIM sampling with `steps` denoiser calls (x_T: optional starting noise).
+
+    start: begin at this timestep instead of T - 1 — x_T is then x_start, a partly noised
+    sample (SDEdit) — visiting `start` and the grid's timesteps below it."""
     device = device or schedule.betas.device
     x = (torch.randn(shape, generator=generator) if x_T is None else x_T).to(device)
     timesteps = ddim_timesteps(schedule.num_steps, steps, spacing)
+    if start is not None:
+        if not isinstance(start, int) or not 0 <= start < schedule.num_steps:
+            raise ValueError(f"start must be an int in [0, {schedule.num_steps - 1}]; got {start!r}")
+        timesteps = [start] + [s for s in timesteps if s < start]
     for i, step in enumerate(tqdm(timesteps, desc=f"DDIM-{steps}", disable=not progress, leave=False)):
         t = torch.full((shape[0],), step, dtype=torch.int64, device=device)
         t_prev = torch.full_like(t, timesteps[i + 1] if i + 1 < len(timesteps) else -1)

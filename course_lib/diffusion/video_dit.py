@@ -9,6 +9,7 @@ API (day 05 builds it; day 06 trains the same model on VAE latents):
     noise = coherent_noise((B, C, T, H, W), rho=0.5, generator=g)   # corr(frame i, frame j) = rho
     loss = video_loss(model, (videos, labels), schedule, rho=0.0, kind="eps")   # ready for train.fit
     videos = sample_video(model, labels, schedule, steps=20, guidance=3.0, kind="eps")   # DDIM + batched CFG
+    edited = edit_video(model, videos, new_labels, schedule, strength=0.6)            # SDEdit (day 08)
 
 Training on moving digits (the recipe, its presets, load-or-train) is in `video_dit_train.py`:
 
@@ -308,3 +309,29 @@ def sample_video(model: VideoDiT, labels: Tensor, schedule: NoiseSchedule, steps
                                     device=device, x_T=x_T[i:i + batch], kind=kind, progress=progress).cpu())
     model.train(was_training)
     return torch.cat(out)
+
+
+@torch.no_grad()
+def edit_video(model: VideoDiT, videos: Tensor, labels: Tensor, schedule: NoiseSchedule, strength: float = 0.6,
+               steps: int = 20, guidance: float = 3.0, generator: torch.Generator | None = None,
+               kind: str = "eps") -> Tensor:
+    """SDEdit (Meng et al. 2022) on clips: noise `videos` (B, C, T, H, W) to
+    t_s = round(strength · (T − 1)) and denoise them with guided DDIM toward `labels`
+    (classes, or caption ids for a caption model), from t_s down over the trailing grid of
+    `steps` steps. What the noise at t_s leaves (layout, motion) stays; what it erases
+    (details, identity) follows the new condition. strength 0 returns the clips."""
+    check_shape(videos, "videos", "B C T H W")
+    check_range(strength, "strength", 0.0, 1.0)
+    if strength == 0:
+        return videos.clone()
+    device = next(model.parameters()).device
+    start = round(strength * (schedule.num_steps - 1))
+    t = torch.full((len(videos),), start, dtype=torch.int64)
+    noisy = ddpm.q_sample(videos, t, torch.randn(videos.shape, generator=generator), schedule)
+    was_training = model.training
+    model.eval()
+    model_fn = ddpm.guided(model, labels.to(device), model.null_label, guidance)
+    out = ddpm.sample_ddim(model_fn, tuple(videos.shape), schedule.to(device), steps=steps, x_T=noisy.to(device),
+                           kind=kind, progress=False, start=start, device=device).cpu()
+    model.train(was_training)
+    return out
