@@ -124,3 +124,36 @@ def test_sdedit_starts_at_the_strengths_timestep_and_strength_zero_is_the_clip(m
         video_dit.edit_video(model, clips, ids, schedule, strength=1.5)
     with pytest.raises(ValueError, match="start must be an int"):
         ddpm.sample_ddim(lambda x, t: x, (1, 2), schedule, steps=2, start=1000, progress=False)
+
+
+def test_first_frame_condition_and_the_image_to_video_model():
+    from dataclasses import replace
+
+    from course_lib.diffusion.text_video_train import TEXT_VIDEO_PRESETS, captioned_loss, new_text_video_dit
+    from course_lib.diffusion.video_dit import first_frame_condition
+    from course_lib.diffusion.video_dit_train import new_video_dit
+
+    clips = torch.rand(3, 1, 8, 12, 12) * 2 - 1
+    cond = first_frame_condition(clips)
+    assert torch.equal(cond, clips[:, :, :1].expand_as(clips))
+    noisy = first_frame_condition(clips, torch.tensor([0.0, 0.1, 0.0]), torch.Generator().manual_seed(0))
+    assert torch.equal(noisy[0], cond[0]) and 0.05 < (noisy[1] - cond[1]).std() < 0.15
+    with pytest.raises(ValueError, match="noise_std must be >= 0"):
+        first_frame_condition(clips, -1.0)
+
+    recipe = replace(TEXT_VIDEO_PRESETS["cpu"], first_frame=True)
+    base = _as_if_trained(new_video_dit(recipe.base).eval())
+    model = new_text_video_dit(recipe, base).eval()
+    assert model.config.cond_channels == 1
+    x, t = torch.randn(3, 1, 8, 12, 12), torch.tensor([100, 500, 800])
+    ids, _ = tokenize(CAPTIONS + ["a 1 moving right"])
+    with torch.no_grad():                                  # the still's channel starts at zero weight
+        assert torch.equal(model(x, t, ids, cond=cond), base(x, t, torch.full((3,), base.null_label)))
+    with pytest.raises(ValueError, match="pass cond"):
+        model(x, t, ids)
+    with pytest.raises(ValueError, match="no condition channels"):
+        base(x, t, torch.zeros(3, dtype=torch.long), cond=cond)
+    loss = captioned_loss(model.train(), (clips, ids), make_schedule("cosine", 1000), recipe,
+                          generator=torch.Generator().manual_seed(0))
+    loss.backward()
+    assert model.patch_embed.proj.weight.grad[:, 1:].abs().sum() > 0    # the still's weights learn

@@ -23,7 +23,7 @@ import torch
 
 from course_lib.data.captions import CaptionedClipsSpec, tokenize
 from course_lib.diffusion.schedules import NoiseSchedule
-from course_lib.diffusion.video_dit import VideoDiT, video_loss
+from course_lib.diffusion.video_dit import VideoDiT, first_frame_condition, video_loss
 from course_lib.diffusion.video_dit_train import PRESETS as VIDEO_PRESETS
 from course_lib.diffusion.video_dit_train import VideoRecipe, TrainedVideoDiT, train_video_dit
 from course_lib.nn.text_encoder import TextEncoderConfig
@@ -31,7 +31,7 @@ from course_lib.runtime import settings_key
 from course_lib.train import TrainingRun, TrainSettings, load_or_train, random_batches
 
 __all__ = ["TextVideoRecipe", "TEXT_VIDEO_PRESETS", "TrainedTextVideoDiT", "new_text_video_dit",
-           "train_text_video_dit"]
+           "captioned_loss", "train_text_video_dit"]
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,17 @@ class TextVideoRecipe:
     data: CaptionedClipsSpec = CaptionedClipsSpec()
     text: TextEncoderConfig = TextEncoderConfig()
     caption_dropout: float = 0.1
+    first_frame: bool = False           # image-to-video: the clip's first frame as a condition
+    still_dropout: float = 0.5          # ... replaced by 0 (no still) this often: one model, both tasks
+    still_noise: float = 0.1            # ... plus noise of std ~ U(0, still_noise) (SVD's augmentation)
     train: TrainSettings = TrainSettings(steps=1500, batch_size=8, lr=3e-3, warmup=100, weight_decay=0.01)
 
     def __post_init__(self):
-        if not 0.0 <= self.caption_dropout < 1.0:
-            raise ValueError(f"caption_dropout must be in [0, 1); got {self.caption_dropout!r}")
+        for name in ("caption_dropout", "still_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1); got {getattr(self, name)!r}")
+        if self.still_noise < 0:
+            raise ValueError(f"still_noise must be >= 0; got {self.still_noise!r}")
         base = self.base.data
         if (self.data.frames, self.data.canvas) != (base.frames, base.canvas):
             raise ValueError(f"data must have the base model's {base.frames} frames of {base.canvas}x{base.canvas}; "
@@ -56,7 +62,8 @@ class TextVideoRecipe:
     @property
     def model(self):
         """The caption model's config: the base video DiT's, with `text` and the caption dropout."""
-        return replace(self.base.model, text=self.text, class_dropout=self.caption_dropout)
+        return replace(self.base.model, text=self.text, class_dropout=self.caption_dropout,
+                       cond_channels=self.base.model.in_channels if self.first_frame else 0)
 
     def key(self) -> str:
         """8 hex digits naming every field, the base recipe's included."""
@@ -92,11 +99,32 @@ def new_text_video_dit(recipe: TextVideoRecipe, base: VideoDiT | None = None) ->
     model = VideoDiT(recipe.model)
     if base is not None:
         shared = {k: v for k, v in base.state_dict().items() if not k.startswith("y_embedder.")}
+        stem = shared.pop("patch_embed.proj.weight")                    # (D, C, pt, ph, pw)
         missing, unexpected = model.load_state_dict(shared, strict=False)
-        assert not unexpected and all(k.startswith(("y_embedder.", "cross_blocks.")) for k in missing), missing
+        assert not unexpected and all(k.startswith(("y_embedder.", "cross_blocks.", "patch_embed.proj.weight"))
+                                      for k in missing), missing
         with torch.no_grad():
             model.y_embedder.pool_proj.bias.copy_(base.y_embedder.table.weight[base.null_label])
+            weight = model.patch_embed.proj.weight                      # (D, C + cond, pt, ph, pw)
+            weight.zero_()                                              # the condition's channels start at 0
+            weight[:, :stem.shape[1]] = stem
     return model
+
+
+def captioned_loss(model: VideoDiT, batch: tuple[torch.Tensor, torch.Tensor], schedule: NoiseSchedule,
+                   recipe: TextVideoRecipe, generator: torch.Generator | None = None) -> torch.Tensor:
+    """`video_loss` on (clips (B, C, T, H, W), caption ids (B, L)); with `first_frame`, the
+    condition is each clip's first frame (`first_frame_condition`, noise std drawn per clip
+    from U(0, still_noise)), replaced by zeros — no still — with probability
+    `still_dropout`."""
+    videos, _ = batch
+    if not recipe.first_frame:
+        return video_loss(model, batch, schedule, kind=recipe.base.prediction, generator=generator)
+    std = torch.rand(len(videos), generator=generator) * recipe.still_noise
+    cond = first_frame_condition(videos, std, generator)
+    keep = (torch.rand(len(videos), generator=generator) >= recipe.still_dropout).to(videos)
+    return video_loss(model, batch, schedule, kind=recipe.base.prediction, generator=generator,
+                      cond=cond * keep.view(-1, 1, 1, 1, 1))
 
 
 def train_text_video_dit(recipe: TextVideoRecipe | None = None, device: torch.device | None = None,
@@ -112,7 +140,7 @@ def train_text_video_dit(recipe: TextVideoRecipe | None = None, device: torch.de
     clips = recipe.data.load("train")
     ids, _ = tokenize(clips.captions)
     data = random_batches(clips.videos, ids, batch_size=recipe.train.batch_size, seed=recipe.train.seed)
-    loss = partial(video_loss, schedule=base.schedule, kind=recipe.base.prediction)
+    loss = partial(captioned_loss, schedule=base.schedule, recipe=recipe)
     run = load_or_train("text_video_dit", recipe, model, loss, data, device=device, desc="text-to-video DiT",
                         progress=progress)
     return TrainedTextVideoDiT(model.eval(), base, run, recipe)

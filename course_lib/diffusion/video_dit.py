@@ -68,6 +68,7 @@ class VideoDiTConfig:
     num_classes: int = 10           # the null label for guidance is index num_classes
     class_dropout: float = 0.1      # with `text`: the caption dropout
     text: TextEncoderConfig | None = None   # None: class labels; else captions (day 08, `text_cond`)
+    cond_channels: int = 0          # extra input channels concatenated to x (day 08: the first frame)
 
     def __post_init__(self):
         object.__setattr__(self, "patch", tuple(self.patch))
@@ -122,7 +123,7 @@ class VideoDiT(nn.Module):
         super().__init__()
         self.config = cfg = config
         d, (gt, gh, gw) = cfg.dim, cfg.grid
-        self.patch_embed = SpacetimePatchEmbed(cfg.in_channels, d, cfg.patch)
+        self.patch_embed = SpacetimePatchEmbed(cfg.in_channels + cfg.cond_channels, d, cfg.patch)
         self.register_buffer("pos_space", sincos_2d(gh, gw, d), persistent=False)          # (S, D)
         self.register_buffer("pos_time", sincos_1d(torch.arange(gt), d), persistent=False)  # (T', D)
         self.t_embedder = TimestepEmbedder(d)
@@ -156,13 +157,22 @@ class VideoDiT(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
+    def forward(self, x: Tensor, t: Tensor, labels: Tensor, cond: Tensor | None = None) -> Tensor:
         """x (B, C, T, H, W), t (B,), labels (B,) class ids — or, with `config.text`,
-        caption ids (B, L) (`data.captions.tokenize`) -> (B, C, T, H, W)."""
+        caption ids (B, L) (`data.captions.tokenize`) -> (B, C, T, H, W). With
+        `config.cond_channels`, cond (B, cond_channels, T, H, W) is concatenated to x's
+        channels (image-to-video: `first_frame_condition`)."""
         cfg = self.config
         check_shape(x, "x", "B C T H W", C=cfg.in_channels, T=cfg.frames, H=cfg.height, W=cfg.width)
         check_shape(t, "t", "B", B=len(x))
         b, gt, s = len(x), cfg.grid[0], cfg.tokens_per_frame
+        if cfg.cond_channels:
+            if cond is None:
+                raise ValueError(f"this model takes a condition of {cfg.cond_channels} channel(s): pass cond")
+            check_shape(cond, "cond", "B C T H W", B=b, C=cfg.cond_channels, T=cfg.frames, H=cfg.height, W=cfg.width)
+            x = torch.cat([x, cond.to(x)], dim=1)
+        elif cond is not None:
+            raise ValueError("cond given, but this model has no condition channels (config.cond_channels = 0)")
         tokens = self.patch_embed(x)                                     # (B, T'*S, D), time-major
         if cfg.text is None:
             check_shape(labels, "labels", "B", B=len(x))
@@ -258,12 +268,13 @@ def coherent_noise(shape: tuple[int, ...], rho: float = 0.0, generator: torch.Ge
 
 
 def video_loss(model: nn.Module, batch: tuple[Tensor, Tensor], schedule: NoiseSchedule, rho: float = 0.0,
-               kind: str = "eps", generator: torch.Generator | None = None) -> Tensor:
+               kind: str = "eps", generator: torch.Generator | None = None, cond: Tensor | None = None) -> Tensor:
     """The DDPM eps-loss on videos, with (optionally) coherent noise: batch = (x0 (B, C, T, H, W), labels (B,)).
 
     || eps - model(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t, labels) ||^2,  eps = coherent_noise(rho)
     (kind="x0" regresses x0 instead, kind="v" the velocity sqrt(a_t) eps - sqrt(1 - a_t) x0).
     Ready for `train.fit`: fit(model, lambda m, b: video_loss(m, b, schedule), ...).
+    cond: the model's extra input channels (image-to-video), passed on unchanged.
     """
     x0, labels = batch
     check_shape(x0, "videos", "B C T H W")
@@ -275,21 +286,25 @@ def video_loss(model: nn.Module, batch: tuple[Tensor, Tensor], schedule: NoiseSc
         target = ddpm.v_from_eps(x0, noise, t, schedule)
     elif target is None:
         raise ValueError(f"kind must be one of {ddpm.PREDICTIONS}; got {kind!r}")
-    return F.mse_loss(model(ddpm.q_sample(x0, t, noise, schedule), t, labels), target)
+    x_t = ddpm.q_sample(x0, t, noise, schedule)
+    prediction = model(x_t, t, labels) if cond is None else model(x_t, t, labels, cond=cond)
+    return F.mse_loss(prediction, target)
 
 
 @torch.no_grad()
 def sample_video(model: VideoDiT, labels: Tensor, schedule: NoiseSchedule, steps: int = 20,
                  guidance: float = 3.0, rho: float = 0.0, generator: torch.Generator | None = None,
                  x_T: Tensor | None = None, progress: bool = False, batch: int = 64,
-                 kind: str = "eps") -> Tensor:
+                 kind: str = "eps", cond: Tensor | None = None) -> Tensor:
     """DDIM (eta = 0) video sampling with classifier-free guidance (conditional and null
     passes in one batch, `ddpm.guided`). labels (B,) — or caption ids (B, L) for a model
     with `config.text` — -> videos (B, C, T, H, W) on the CPU.
 
     kind: what the model predicts ("eps", "x0", "v"); guidance combines predictions of
     any kind linearly. x_T: starting noise; default `coherent_noise(rho)` from `generator`. Samples `batch`
-    videos at a time (2 * batch network inputs per step with guidance).
+    videos at a time (2 * batch network inputs per step with guidance). cond: the
+    condition channels of an image-to-video model (B, cond_channels, T, H, W), the same
+    in the conditional and the null pass (guidance is over the labels / caption).
     """
     cfg = model.config
     check_shape(labels, "labels", "B" if cfg.text is None else "B L")
@@ -304,7 +319,11 @@ def sample_video(model: VideoDiT, labels: Tensor, schedule: NoiseSchedule, steps
     out = []
     for i in range(0, len(labels), batch):
         y = labels[i:i + batch].to(device)
-        model_fn = ddpm.guided(model, y, model.null_label, guidance)
+        net = model
+        if cond is not None:
+            c = cond[i:i + batch].to(device)
+            net = lambda x, t, yy, c=c: model(x, t, yy, cond=c.repeat(len(x) // len(c), 1, 1, 1, 1))  # noqa: E731
+        model_fn = ddpm.guided(net, y, model.null_label, guidance)
         out.append(ddpm.sample_ddim(model_fn, (len(y), *shape[1:]), schedule.to(device), steps=steps,
                                     device=device, x_T=x_T[i:i + batch], kind=kind, progress=progress).cpu())
     model.train(was_training)
@@ -335,3 +354,17 @@ def edit_video(model: VideoDiT, videos: Tensor, labels: Tensor, schedule: NoiseS
                            kind=kind, progress=False, start=start, device=device).cpu()
     model.train(was_training)
     return out
+
+
+def first_frame_condition(videos: Tensor, noise_std: float | Tensor = 0.0,
+                          generator: torch.Generator | None = None) -> Tensor:
+    """Image-to-video's condition (Stable Video Diffusion's layout): the clean first frame
+    of each clip (B, C, T, H, W), repeated over all T frames, plus Gaussian noise of std
+    `noise_std` (a number, or (B,) per clip: SVD's noise augmentation, so the model does
+    not copy the still pixel for pixel and tolerates stills unlike its training frames)."""
+    check_shape(videos, "videos", "B C T H W")
+    still = videos[:, :, :1].expand_as(videos)
+    std = torch.as_tensor(noise_std, dtype=videos.dtype).reshape(-1, 1, 1, 1, 1)
+    if bool((std < 0).any()):
+        raise ValueError(f"noise_std must be >= 0; got {noise_std}")
+    return still + std * torch.randn(videos.shape, generator=generator).to(videos)
