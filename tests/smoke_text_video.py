@@ -6,15 +6,16 @@ import torch
 
 from course_lib.data.captions import tokenize
 from course_lib.diffusion.schedules import make_schedule
-from course_lib.diffusion.text_video_train import new_text_video_dit
+from course_lib.diffusion.text_video_train import new_text_video_model
 from course_lib.diffusion.video_dit import sample_video, video_loss
 from course_lib.diffusion.video_dit_train import new_video_dit
 from tests.smoke import smoke, train_one_step
 
 
 @smoke("course_lib.diffusion.text_video_train.TEXT_VIDEO_PRESETS")
+@smoke("course_lib.diffusion.text_video_train.UNET_VIDEO_PRESETS")
 def text_video_dit(recipe):
-    model = new_text_video_dit(recipe, new_video_dit(recipe.base))
+    model = new_text_video_model(recipe, new_video_dit(recipe.base))
     schedule = make_schedule("cosine", recipe.base.num_steps)
     c = recipe.model
     ids, _ = tokenize(["a 3 moving up-left", "a 7 moving down"])

@@ -78,12 +78,12 @@ def test_caption_model_bad_inputs_are_named():
 
 
 def test_the_caption_model_starts_as_day05s_unconditional_model():
-    from course_lib.diffusion.text_video_train import TEXT_VIDEO_PRESETS, new_text_video_dit
+    from course_lib.diffusion.text_video_train import TEXT_VIDEO_PRESETS, new_text_video_model
     from course_lib.diffusion.video_dit_train import new_video_dit
 
     recipe = TEXT_VIDEO_PRESETS["cpu"]
     base = _as_if_trained(new_video_dit(recipe.base).eval())
-    model = new_text_video_dit(recipe, base).eval()
+    model = new_text_video_model(recipe, base).eval()
     x, t = torch.randn(2, 1, 8, 12, 12), torch.tensor([100, 800])
     with torch.no_grad():
         assert torch.equal(model(x, t, tokenize(CAPTIONS)[0]), base(x, t, torch.full((2,), base.null_label)))
@@ -129,7 +129,7 @@ def test_sdedit_starts_at_the_strengths_timestep_and_strength_zero_is_the_clip(m
 def test_first_frame_condition_and_the_image_to_video_model():
     from dataclasses import replace
 
-    from course_lib.diffusion.text_video_train import TEXT_VIDEO_PRESETS, captioned_loss, new_text_video_dit
+    from course_lib.diffusion.text_video_train import TEXT_VIDEO_PRESETS, captioned_loss, new_text_video_model
     from course_lib.diffusion.video_dit import first_frame_condition
     from course_lib.diffusion.video_dit_train import new_video_dit
 
@@ -143,7 +143,7 @@ def test_first_frame_condition_and_the_image_to_video_model():
 
     recipe = replace(TEXT_VIDEO_PRESETS["cpu"], first_frame=True)
     base = _as_if_trained(new_video_dit(recipe.base).eval())
-    model = new_text_video_dit(recipe, base).eval()
+    model = new_text_video_model(recipe, base).eval()
     assert model.config.cond_channels == 1
     x, t = torch.randn(3, 1, 8, 12, 12), torch.tensor([100, 500, 800])
     ids, _ = tokenize(CAPTIONS + ["a 1 moving right"])

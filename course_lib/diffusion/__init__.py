@@ -15,6 +15,8 @@ Model and sampling:
   (c_skip, c_out), the teacher's DDIM step, the distillation loss with an EMA target,
   multistep consistency sampling; progressive distillation (one student DDIM step =
   two teacher steps) as the comparison.
+- `unet3d`: Ho et al.'s factorized space-time 3D U-Net (per-frame convolutions and
+  norms, spatial/cross/temporal attention in the middle), caption-conditioned (day 08).
 - `text_cond`: caption conditioning (day 08): the caption embedder (encoder, pooled
   vector, dropout to the null caption) and the zero-initialised cross-attention block
   that `video_dit` uses when its config has `text`.
@@ -32,7 +34,8 @@ Training (recipes, `PRESETS`, load-or-train):
 - `controlnet_train`: day 07's ControlNet on day 04's DiT, and the edge agreement
   (`edge_iou`) that measures it (`CONTROLNET_PRESETS`).
 - `text_video_train`: day 08's caption-conditioned video DiT, fine-tuned from day 05's
-  (`TEXT_VIDEO_PRESETS`).
+  (`TEXT_VIDEO_PRESETS`), optionally image-to-video; the 3D U-Net on the same data
+  (`UNET_VIDEO_PRESETS`).
 - `camera_lora_train`: day 07's camera-move LoRAs on day 05's video DiT
   (`CAMERA_LORA_PRESETS`).
 - `ddp_demo`: the same training in one process or under `torchrun`, for comparing.
