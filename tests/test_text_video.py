@@ -87,6 +87,8 @@ def test_the_caption_model_starts_as_day05s_unconditional_model():
     x, t = torch.randn(2, 1, 8, 12, 12), torch.tensor([100, 800])
     with torch.no_grad():
         assert torch.equal(model(x, t, tokenize(CAPTIONS)[0]), base(x, t, torch.full((2,), base.null_label)))
+        scratch = new_text_video_model(recipe).eval()            # pretrained=False: no base weights
+        assert torch.equal(scratch(x, t, tokenize(CAPTIONS)[0]), torch.zeros_like(x))   # adaLN-Zero output
 
 
 def test_captioned_clips_move_the_captions_way_and_hold_out_their_pairs(tmp_path, monkeypatch):

@@ -45,7 +45,8 @@ class TextVideoRecipe:
     data: CaptionedClipsSpec = CaptionedClipsSpec()
     text: TextEncoderConfig = TextEncoderConfig()
     caption_dropout: float = 0.1
-    architecture: str = "dit"           # "dit": day 05's model, fine-tuned; "unet": `unet3d`, from scratch
+    architecture: str = "dit"           # "dit": day 05's video DiT; "unet": `unet3d`, always from scratch
+    pretrained: bool = True             # a DiT starts from day 05's trained weights (False: from scratch)
     unet: UNet3DConfig = UNet3DConfig()  # the U-Net's sizes (its text, dropout, condition come from here)
     first_frame: bool = False           # image-to-video: the clip's first frame as a condition
     still_dropout: float = 0.5          # ... replaced by 0 (no still) this often: one model, both tasks
@@ -153,7 +154,8 @@ def train_text_video_dit(recipe: TextVideoRecipe | None = None, device: torch.de
     the model with probability `caption_dropout`)."""
     recipe = recipe or TEXT_VIDEO_PRESETS["cpu"]
     base = train_video_dit(recipe.base, device=device, progress=progress)
-    model = new_text_video_model(recipe, base.model).to(next(base.model.parameters()).device)
+    model = new_text_video_model(recipe, base.model if recipe.pretrained else None)
+    model = model.to(next(base.model.parameters()).device)
     clips = recipe.data.load("train")
     ids, _ = tokenize(clips.captions)
     data = random_batches(clips.videos, ids, batch_size=recipe.train.batch_size, seed=recipe.train.seed)
