@@ -48,3 +48,14 @@ def train_one_step(model: torch.nn.Module, loss_fn, batch, lr: float = 1e-4) -> 
     after = [p.detach() for p in model.parameters() if p.requires_grad]
     assert any(not torch.equal(a, b) for a, b in zip(before, after)), "one training step changed no weight"
     return run.history[0]
+
+
+def as_if_trained(model: torch.nn.Module, std: float = 0.05) -> torch.nn.Module:
+    """Perturb every weight (in place) and return the model in eval mode. An untrained
+    adaLN-Zero block or zero-initialised layer passes no gradient and ignores its inputs,
+    so tests of conditioning, adapters and control branches need weights like a trained
+    model's."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(std * torch.randn_like(p))
+    return model.eval()

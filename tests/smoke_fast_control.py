@@ -15,18 +15,9 @@ from course_lib.diffusion.schedules import make_schedule
 from course_lib.diffusion.video_dit import sample_video, video_loss
 from course_lib.diffusion.video_dit_train import new_video_dit
 from course_lib.nn import lora
-from tests.smoke import smoke, train_one_step
+from tests.smoke import as_if_trained, smoke, train_one_step
 
 LABELS = torch.tensor([3, 7])
-
-
-def _as_if_trained(model):
-    """Perturb every weight: an untrained adaLN-Zero block passes no gradient to what
-    feeds it, so a control branch or an adapter on an untrained base could not move."""
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.02 * torch.randn_like(p))
-    return model
 
 
 def _digits(config):
@@ -50,7 +41,7 @@ def consistency_student(recipe):
 
 @smoke("course_lib.diffusion.controlnet_train.CONTROLNET_PRESETS")
 def controlnet(recipe):
-    control = ControlDiT(_as_if_trained(new_dit(recipe.base)), n_blocks=recipe.n_blocks)
+    control = ControlDiT(as_if_trained(new_dit(recipe.base)), n_blocks=recipe.n_blocks)
     schedule = make_schedule(recipe.base.schedule, recipe.base.num_steps)
     batch = _digits(recipe.base.model)
     train_one_step(control, partial(control_loss, schedule=schedule, threshold=recipe.threshold), batch)
@@ -62,7 +53,7 @@ def controlnet(recipe):
 
 @smoke("course_lib.diffusion.camera_lora_train.CAMERA_LORA_PRESETS")
 def camera_lora(recipe):
-    model = copy.deepcopy(_as_if_trained(new_video_dit(recipe.video)))
+    model = copy.deepcopy(as_if_trained(new_video_dit(recipe.video)))
     lora.add_lora(model, rank=recipe.rank, alpha=recipe.alpha)
     schedule = make_schedule("cosine", recipe.video.num_steps)
     c = recipe.video.model

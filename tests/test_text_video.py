@@ -10,6 +10,7 @@ from course_lib.diffusion.schedules import make_schedule
 from course_lib.diffusion.text_cond import NULL_ID
 from course_lib.diffusion.video_dit import VideoDiT, VideoDiTConfig, sample_video, video_loss
 from course_lib.nn.text_encoder import TextEncoderConfig
+from tests.smoke import as_if_trained
 
 TEXT = TextEncoderConfig(dim=32, depth=1, heads=4)
 CAPTIONS = ["a 3 moving up-left", "a 7 moving down"]
@@ -22,13 +23,6 @@ def _model(attention="factorized", dropout=0.1):
     return VideoDiT(cfg).eval()
 
 
-def _as_if_trained(model):
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return model
-
-
 @pytest.mark.parametrize("attention", ["spatial", "factorized", "full"])
 def test_untrained_caption_paths_change_nothing_and_trained_ones_do(attention):
     model = _model(attention)
@@ -36,12 +30,12 @@ def test_untrained_caption_paths_change_nothing_and_trained_ones_do(attention):
     ids, _ = tokenize(CAPTIONS)
     with torch.no_grad():
         assert torch.equal(model(x, t, ids), model(x, t, ids.flip(0)))     # the caption is ignored, exactly
-        _as_if_trained(model)
+        as_if_trained(model)
         assert not torch.allclose(model(x, t, ids), model(x, t, ids.flip(0)))
 
 
 def test_caption_dropout_gives_the_null_caption_and_only_while_training():
-    model = _as_if_trained(_model(dropout=1.0))
+    model = as_if_trained(_model(dropout=1.0))
     x, t = torch.randn(2, 1, 4, 8, 8), torch.tensor([100, 700])
     ids, _ = tokenize(CAPTIONS)
     null = tokenize([NULL_CAPTION] * 2)[0]
@@ -55,7 +49,7 @@ def test_caption_dropout_gives_the_null_caption_and_only_while_training():
 
 
 def test_guidance_over_captions_uses_the_null_caption_and_sampling_runs():
-    model = _as_if_trained(_model())
+    model = as_if_trained(_model())
     x, t = torch.randn(2, 1, 4, 8, 8), torch.tensor([300, 300])
     ids, _ = tokenize(CAPTIONS)
     null = tokenize([NULL_CAPTION] * 2)[0]
@@ -82,7 +76,7 @@ def test_the_caption_model_starts_as_day05s_unconditional_model():
     from course_lib.diffusion.video_dit_train import new_video_dit
 
     recipe = TEXT_VIDEO_PRESETS["cpu"]
-    base = _as_if_trained(new_video_dit(recipe.base).eval())
+    base = as_if_trained(new_video_dit(recipe.base).eval())
     model = new_text_video_model(recipe, base).eval()
     x, t = torch.randn(2, 1, 8, 12, 12), torch.tensor([100, 800])
     with torch.no_grad():
@@ -107,7 +101,7 @@ def test_captioned_clips_move_the_captions_way_and_hold_out_their_pairs(tmp_path
 def test_sdedit_starts_at_the_strengths_timestep_and_strength_zero_is_the_clip(monkeypatch):
     from course_lib.diffusion import video_dit
 
-    model = _as_if_trained(_model())
+    model = as_if_trained(_model())
     schedule = make_schedule("cosine", 1000)
     clips = torch.rand(2, 1, 4, 8, 8) * 2 - 1
     ids, _ = tokenize(CAPTIONS)
@@ -144,7 +138,7 @@ def test_first_frame_condition_and_the_image_to_video_model():
         first_frame_condition(clips, -1.0)
 
     recipe = replace(TEXT_VIDEO_PRESETS["cpu"], first_frame=True)
-    base = _as_if_trained(new_video_dit(recipe.base).eval())
+    base = as_if_trained(new_video_dit(recipe.base).eval())
     model = new_text_video_model(recipe, base).eval()
     assert model.config.cond_channels == 1
     x, t = torch.randn(3, 1, 8, 12, 12), torch.tensor([100, 500, 800])

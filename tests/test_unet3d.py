@@ -10,21 +10,15 @@ from course_lib.diffusion.schedules import make_schedule
 from course_lib.diffusion.unet3d import UNet3D, UNet3DConfig
 from course_lib.diffusion.video_dit import sample_video, video_loss
 from course_lib.nn.text_encoder import TextEncoderConfig
+from tests.smoke import as_if_trained
 
 CONFIG = UNet3DConfig(frames=4, height=8, width=8, channels=(16, 32), heads=4,
                       text=TextEncoderConfig(dim=32, depth=1, heads=4))
 
 
-def _trained_looking(model):
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return model.eval()
-
-
 def test_frames_meet_only_in_the_temporal_attention():
     torch.manual_seed(0)
-    model = _trained_looking(UNet3D(CONFIG))
+    model = as_if_trained(UNet3D(CONFIG))
     x, t = torch.randn(1, 1, 4, 8, 8), torch.tensor([300])
     ids, _ = tokenize(["a 3 moving left"])
     x2 = x.clone()
@@ -45,7 +39,7 @@ def test_unet_starts_at_zero_and_samples_with_caption_guidance():
     ids, _ = tokenize(["a 3 moving left", "a 9 moving up-right"])
     with torch.no_grad():
         assert torch.equal(model(x, t, ids), torch.zeros_like(x))   # the output conv starts at zero
-    model = _trained_looking(model)
+    model = as_if_trained(model)
     schedule = make_schedule("cosine", 1000)
     with torch.no_grad():
         null = torch.full_like(ids, model.null_label)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from course_lib.data.digits import DIRECTIONS, MovingDigits, load_moving_digits
+from course_lib.data.digits import DIRECTIONS, MovingDigits, MovingDigitsSpec, load_moving_digits
 
 __all__ = ["PAD", "NULL", "WORDS", "MAX_WORDS", "NULL_CAPTION", "HELD_OUT_PAIRS", "split_words", "tokenize",
            "direction_name", "is_held_out", "decode", "CaptionedClipsSpec", "held_out_mask"]
@@ -96,7 +96,7 @@ def held_out_mask(data: MovingDigits) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class CaptionedClipsSpec:
+class CaptionedClipsSpec(MovingDigitsSpec):
     """Day 08's captioned clips: `clips` moving digits of `frames` frames on a `canvas`
     canvas at `speeds`, each starting at the wall behind its motion (`make_moving_digits`
     with start="behind"), so the caption's direction is what the first frames show. The
@@ -105,15 +105,9 @@ class CaptionedClipsSpec:
         spec = CaptionedClipsSpec()
         train = spec.load("train")       # MovingDigits: no held-out pair in it
         ids, pad = tokenize(train.captions)
-    """
-    clips: int = 2000
-    frames: int = 8
-    canvas: int = 12
-    speeds: tuple[int, ...] = (1,)
-    seed: int = 0
 
-    def __post_init__(self):
-        object.__setattr__(self, "speeds", tuple(self.speeds))
+    The fields (and their checks) are `MovingDigitsSpec`'s; only the clips it loads differ.
+    """
 
     def load(self, split: str = "train") -> MovingDigits:
         """The clips of `split` (digits of the training or the test split of `digits_split`);
