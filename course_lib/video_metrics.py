@@ -13,6 +13,18 @@ All functions take videos (N, 1, T, H, W) in [-1, 1] with one digit of size `siz
                            constant-velocity bounce (0 = perfectly smooth physical motion)
     flicker                mean |x_{t+1} - x_t| over pixels away from the digit in both frames
     video_report           all four at once, as a dict
+
+Day 08's captions and stills add three, all non-learned:
+
+    motion_direction       (N, 2) signs (row, col) of the centroid's fitted velocity over
+                           the first frames: the compass direction a caption names
+    direction_accuracy     fraction of clips whose `motion_direction` is the commanded one
+    trajectory_error       (N,) RMS distance in pixels between two clips' centroid paths
+    frame_psnr             (N,) PSNR (dB) of one frame of each clip against given stills
+    caption_scores         per clip: does the judge read the caption's digit, the tracker its
+                           direction, and both (day 08's digit / direction / joint accuracy)
+    still_identity         (N,) mean (or (N, T) per frame) Pearson correlation of every frame's
+                           aligned crop with the still's: 1 = the still's very digit
 """
 
 from __future__ import annotations
@@ -175,3 +187,86 @@ def video_report(videos: Tensor, labels: Tensor, judge=None) -> dict[str, float]
             "consistency": appearance_consistency(videos),
             "motion_error": motion_error(videos),
             "flicker": flicker(videos)}
+
+
+def motion_direction(videos: Tensor, frames: int = 5, min_speed: float = 0.3) -> Tensor:
+    """(N, 1, T, H, W) -> (N, 2) int64 in {-1, 0, 1}: per axis (row, col), the sign of the
+    least-squares slope of the ink centroid over the first `frames` frames (before a clip
+    that starts at a wall can bounce off the far one), 0 where |slope| < `min_speed`
+    pixels per frame. A digit moving "up-left" gives (-1, -1); one standing still (0, 0)."""
+    _check_videos(videos)
+    if not 2 <= frames <= videos.shape[2]:
+        raise ValueError(f"frames must be in [2, {videos.shape[2]}]; got {frames!r}")
+    path = track_digit(videos)[:, :frames]                               # (N, F, 2)
+    t = torch.arange(frames, dtype=torch.float32)
+    t = (t - t.mean())[None, :, None]
+    slope = (t * (path - path.mean(1, keepdim=True))).sum(1) / t.pow(2).sum()   # (N, 2) px / frame
+    return torch.where(slope.abs() >= min_speed, slope.sign(), torch.zeros_like(slope)).long()
+
+
+def direction_accuracy(videos: Tensor, velocities: Tensor, frames: int = 5) -> float:
+    """Fraction of clips whose `motion_direction` equals the sign of the commanded
+    `velocities` (N, 2) (row, col) on both axes."""
+    if velocities.shape != (videos.shape[0], 2):
+        raise ValueError(f"velocities must be ({videos.shape[0]}, 2); got {tuple(velocities.shape)}")
+    hit = motion_direction(videos, frames) == velocities.sign().long().cpu()
+    return hit.all(-1).float().mean().item()
+
+
+def trajectory_error(videos: Tensor, reference: Tensor) -> Tensor:
+    """(N,) RMS distance in pixels between the centroid paths of `videos` and `reference`
+    (both (N, 1, T, H, W)): 0 when every frame's digit sits where the reference's does."""
+    _check_videos(reference, "reference")
+    if videos.shape != reference.shape:
+        raise ValueError(f"videos and reference must have one shape; got {tuple(videos.shape)} "
+                         f"and {tuple(reference.shape)}")
+    return (track_digit(videos) - track_digit(reference)).pow(2).sum(-1).mean(-1).sqrt()
+
+
+def frame_psnr(videos: Tensor, stills: Tensor, frame: int = 0) -> Tensor:
+    """(N,) PSNR in dB of frame `frame` of `videos` (N, 1, T, H, W) against `stills`
+    (N, 1, H, W), both in [-1, 1] (peak-to-peak 2): 10 log10(2^2 / MSE), inf for an exact copy."""
+    _check_videos(videos)
+    if stills.shape != (videos.shape[0], 1, *videos.shape[-2:]):
+        raise ValueError(f"stills must be ({videos.shape[0]}, 1, {videos.shape[-2]}, {videos.shape[-1]}); "
+                         f"got {tuple(stills.shape)}")
+    mse = (videos[:, :, frame].float() - stills.float()).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(4.0 / mse)                                  # inf where the frame is the still
+
+
+def still_identity(videos: Tensor, stills: Tensor, size: int = DIGIT_SIZE, per_frame: bool = False) -> Tensor:
+    """(N,) mean over frames — or (N, T) frame by frame with `per_frame` — of the Pearson
+    correlation between each frame's aligned crop and the aligned crop of the still
+    (N, 1, H, W): 1.0 when a frame shows the still's own digit (anywhere on the canvas),
+    about the same-class correlation (~0.6-0.7) for another writer's instance of the same
+    digit, lower for another digit."""
+    _check_videos(videos)
+    if stills.shape != (videos.shape[0], 1, *videos.shape[-2:]):
+        raise ValueError(f"stills must be ({videos.shape[0]}, 1, {videos.shape[-2]}, {videos.shape[-1]}); "
+                         f"got {tuple(stills.shape)}")
+    frames = _unit(aligned_crops(videos, size).flatten(2))                           # (N, T, s*s)
+    still = _unit(aligned_crops(stills[:, :, None].expand(-1, -1, 2, -1, -1), size)[:, 0].flatten(1))  # (N, s*s)
+    corr = torch.einsum("ntp,np->nt", frames, still)                                   # (N, T)
+    return corr if per_frame else corr.mean(-1)
+
+
+def caption_scores(videos: Tensor, labels: Tensor, velocities: Tensor, judge=None) -> dict[str, Tensor]:
+    """{"digit", "direction", "joint"}: (N,) bool per clip of videos (N, 1, T, H, W) meant
+    to show digit `labels` (N,) moving along `velocities` (N, 2): "digit" when the frame
+    judge reads the digit in more than half of the frames, "direction" when
+    `motion_direction` is the commanded one, "joint" when both (the clip is what its
+    caption says). Their means are the accuracies."""
+    _check_videos(videos)
+    if labels.shape != (videos.shape[0],):
+        raise ValueError(f"labels must be ({videos.shape[0]},); got {tuple(labels.shape)}")
+    if velocities.shape != (videos.shape[0], 2):
+        raise ValueError(f"velocities must be ({videos.shape[0]}, 2); got {tuple(velocities.shape)}")
+    if judge is None:
+        from course_lib.data.frame_judge import load_frame_judge
+        judge, _ = load_frame_judge(canvas=videos.shape[-1], frames=videos.shape[2])
+    from course_lib.data.frame_judge import frames_of
+    videos = videos.detach().cpu()
+    predicted = judge.predict(frames_of(videos)).view(len(labels), -1)   # (N, T)
+    digit = (predicted == labels.cpu()[:, None]).float().mean(1) > 0.5
+    direction = (motion_direction(videos) == velocities.sign().long().cpu()).all(-1)
+    return {"digit": digit, "direction": direction, "joint": digit & direction}

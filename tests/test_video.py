@@ -328,3 +328,54 @@ def test_video_recipe_keys_and_presets():
         VideoRecipe(attention="3d")
     with pytest.raises(ValueError, match="input_size"):
         replace(cpu.image, model=DiTConfig(input_size=16, patch=4))
+
+
+def test_motion_direction_reads_every_caption_of_real_clips():
+    data = make_moving_digits("test", n=80, frames=8, canvas=16, seed=2, start="behind")
+    assert vm.direction_accuracy(data.videos, data.velocities) == 1.0
+    # a clip mirrored in both axes moves the other way; one frame repeated does not move
+    mirrored = data.videos.flip(-2, -1)
+    assert vm.direction_accuracy(mirrored, -data.velocities) == 1.0
+    assert vm.direction_accuracy(mirrored, data.velocities) == 0.0
+    still = data.videos[:, :, :1].expand_as(data.videos)
+    assert (vm.motion_direction(still) == 0).all()
+    with pytest.raises(ValueError, match="velocities must be"):
+        vm.direction_accuracy(data.videos, data.velocities[:, 0])
+    with pytest.raises(ValueError, match="frames must be"):
+        vm.motion_direction(data.videos, frames=9)
+
+
+def test_caption_scores_on_real_and_wrong_clips():
+    data = make_moving_digits("test", n=60, frames=8, canvas=12, speeds=(1,), seed=4, start="behind")
+    real = vm.caption_scores(data.videos, data.labels, data.velocities)
+    assert real["joint"].float().mean() >= 0.9 and torch.equal(real["joint"], real["digit"] & real["direction"])
+    wrong = vm.caption_scores(data.videos, (data.labels + 1) % 10, -data.velocities)
+    assert wrong["digit"].float().mean() < 0.2 and not wrong["direction"].any()
+    with pytest.raises(ValueError, match="labels must be"):
+        vm.caption_scores(data.videos, data.labels[:3], data.velocities)
+
+
+def test_trajectory_error_and_frame_psnr(clips):
+    videos = clips.videos
+    assert torch.equal(vm.trajectory_error(videos, videos), torch.zeros(len(videos)))
+    shifted = torch.roll(videos, shifts=2, dims=-1)          # every digit 2 pixels right (ink that wraps moves the median little)
+    err = vm.trajectory_error(shifted, videos)
+    assert torch.allclose(err.median(), torch.tensor(2.0), atol=0.3)
+    stills = videos[:, :, 0]
+    assert torch.isinf(vm.frame_psnr(videos, stills)).all()                 # frame 0 is the still
+    noisy = (stills + 0.1 * torch.randn(stills.shape, generator=torch.Generator().manual_seed(0)))
+    psnr = vm.frame_psnr(videos, noisy)                       # MSE 0.01 on a peak-to-peak of 2: 26 dB
+    assert torch.allclose(psnr.mean(), torch.tensor(26.0), atol=0.3)
+    with pytest.raises(ValueError, match="stills must be"):
+        vm.frame_psnr(videos, videos[:, 0])
+    # identity: a real clip is its first frame's digit everywhere; another clip's still is not
+    assert torch.allclose(vm.still_identity(videos, stills), torch.ones(len(videos)), atol=1e-5)
+    others = stills.roll(1, dims=0)
+    assert vm.still_identity(videos, others).mean() < 0.7
+    per_frame = vm.still_identity(videos, others, per_frame=True)
+    assert per_frame.shape == videos.shape[:1] + videos.shape[2:3]
+    assert torch.allclose(per_frame.mean(-1), vm.still_identity(videos, others))
+    with pytest.raises(ValueError, match="stills must be"):
+        vm.still_identity(videos, videos[:, 0])
+    with pytest.raises(ValueError, match="one shape"):
+        vm.trajectory_error(videos[:, :, :4], videos)
