@@ -79,10 +79,12 @@ def test_the_caption_model_starts_as_day05s_unconditional_model():
     base = as_if_trained(new_video_dit(recipe.base).eval())
     model = new_text_video_model(recipe, base).eval()
     x, t = torch.randn(2, 1, 8, 12, 12), torch.tensor([100, 800])
+    still = torch.randn_like(x)                                  # the preset also takes a still: weights at 0
     with torch.no_grad():
-        assert torch.equal(model(x, t, tokenize(CAPTIONS)[0]), base(x, t, torch.full((2,), base.null_label)))
+        assert torch.equal(model(x, t, tokenize(CAPTIONS)[0], cond=still),
+                           base(x, t, torch.full((2,), base.null_label)))
         scratch = new_text_video_model(recipe).eval()            # pretrained=False: no base weights
-        assert torch.equal(scratch(x, t, tokenize(CAPTIONS)[0]), torch.zeros_like(x))   # adaLN-Zero output
+        assert torch.equal(scratch(x, t, tokenize(CAPTIONS)[0], cond=still), torch.zeros_like(x))   # adaLN-Zero
 
 
 def test_captioned_clips_move_the_captions_way_and_hold_out_their_pairs(tmp_path, monkeypatch):
@@ -153,3 +155,42 @@ def test_first_frame_condition_and_the_image_to_video_model():
                           generator=torch.Generator().manual_seed(0))
     loss.backward()
     assert model.patch_embed.proj.weight.grad[:, 1:].abs().sum() > 0    # the still's weights learn
+
+
+def test_first_layout_puts_the_still_in_frame_zero_only():
+    from course_lib.diffusion.video_dit import first_frame_condition
+
+    clips = torch.rand(2, 1, 8, 12, 12) * 2 - 1
+    first = first_frame_condition(clips, layout="first")
+    assert torch.equal(first[:, :, 0], clips[:, :, 0]) and not first[:, :, 1:].any()
+    # the same noise as "repeat" in frame 0: the layouts differ only in the other frames
+    repeat = first_frame_condition(clips, 0.1, torch.Generator().manual_seed(0))
+    assert torch.equal(first_frame_condition(clips, 0.1, torch.Generator().manual_seed(0), layout="first")[:, :, 0],
+                       repeat[:, :, 0])
+    with pytest.raises(ValueError, match="layout"):
+        first_frame_condition(clips, layout="last")
+
+
+def test_image_to_video_starts_as_the_caption_model_it_is_fine_tuned_from():
+    from dataclasses import replace
+
+    from course_lib.diffusion.text_video_train import (IMAGE_TO_VIDEO_PRESETS, TEXT_VIDEO_PRESETS, TextVideoRecipe,
+                                                       new_text_video_model)
+    from course_lib.diffusion.video_dit import first_frame_condition
+    from course_lib.diffusion.video_dit_train import new_video_dit
+
+    text, i2v = TEXT_VIDEO_PRESETS["cpu"], IMAGE_TO_VIDEO_PRESETS["cpu"]
+    assert i2v.start_from == text and i2v.first_frame and i2v.key() != text.key()
+    caption_model = as_if_trained(new_text_video_model(text, as_if_trained(new_video_dit(text.base))).eval())
+    model = new_text_video_model(i2v, caption_model).eval()
+    x, t = torch.randn(3, 1, 8, 12, 12), torch.tensor([100, 500, 800])
+    ids, _ = tokenize(CAPTIONS + ["a 1 moving right"])
+    cond = first_frame_condition(torch.rand(3, 1, 8, 12, 12), layout=i2v.still_layout)
+    with torch.no_grad():                                  # every weight copied, the still's channel at zero
+        assert torch.equal(model(x, t, ids, cond=cond), caption_model(x, t, ids))
+    with pytest.raises(ValueError, match="start_from must be"):
+        replace(i2v, architecture="unet")
+    with pytest.raises(ValueError, match="start_from must have"):
+        replace(i2v, text=replace(text.text, depth=3))
+    with pytest.raises(ValueError, match="still_layout"):
+        TextVideoRecipe(still_layout="middle")

@@ -7,8 +7,8 @@ is a sequence, so it enters twice (PixArt-α / SD3-style):
     c       = t_emb + W_pool · mean(text tokens)            (adaLN: every block's modulation)
     x       = x + CrossAttn(LN(x), text tokens, pad)         (after every spatial block)
 
-The cross-attention's output projection and W_pool start at zero: a model built with
-them computes, before training, exactly what it computes without them (the same
+In the video DiT (`VideoDiT.initialize_weights`) the cross-attention's output projection
+and W_pool start at zero: a model built with them computes, before training, exactly what it computes without them (the same
 promise as the zero-initialised temporal blocks of day 05 and ControlNet of day 07).
 
 Classifier-free guidance over captions: while training, a caption is replaced by the
@@ -53,7 +53,8 @@ class CaptionEmbedder(nn.Module):
 
 class CrossAttentionBlock(nn.Module):
     """x (B, N, D) + CrossAttn(LN(x), context (B, L, Dc), key padding pad (B, L)) -> (B, N, D).
-    The output projection starts at zero: the block starts as the identity."""
+    A model that zeroes the output projection (the video DiT does) starts with the block
+    as the identity; the 3D U-Net, trained from scratch, keeps PyTorch's initialisation."""
 
     def __init__(self, dim: int, heads: int, context_dim: int):
         super().__init__()

@@ -319,10 +319,7 @@ def sample_video(model: VideoDiT, labels: Tensor, schedule: NoiseSchedule, steps
     out = []
     for i in range(0, len(labels), batch):
         y = labels[i:i + batch].to(device)
-        net = model
-        if cond is not None:
-            c = cond[i:i + batch].to(device)
-            net = lambda x, t, yy, c=c: model(x, t, yy, cond=c.repeat(len(x) // len(c), 1, 1, 1, 1))  # noqa: E731
+        net = model if cond is None else _conditioned(model, cond[i:i + batch].to(device))
         model_fn = ddpm.guided(net, y, model.null_label, guidance)
         out.append(ddpm.sample_ddim(model_fn, (len(y), *shape[1:]), schedule.to(device), steps=steps,
                                     device=device, x_T=x_T[i:i + batch], kind=kind, progress=progress).cpu())
@@ -330,15 +327,22 @@ def sample_video(model: VideoDiT, labels: Tensor, schedule: NoiseSchedule, steps
     return torch.cat(out)
 
 
+def _conditioned(model: nn.Module, cond: Tensor):
+    """model(x, t, y) with the condition `cond` (B, ...) given to every pass: guidance
+    stacks the conditional and the null pass, so x may hold k * B clips."""
+    return lambda x, t, y: model(x, t, y, cond=cond.repeat(len(x) // len(cond), *[1] * (cond.ndim - 1)))
+
+
 @torch.no_grad()
 def edit_video(model: VideoDiT, videos: Tensor, labels: Tensor, schedule: NoiseSchedule, strength: float = 0.6,
                steps: int = 20, guidance: float = 3.0, generator: torch.Generator | None = None,
-               kind: str = "eps") -> Tensor:
+               kind: str = "eps", cond: Tensor | None = None) -> Tensor:
     """SDEdit (Meng et al. 2022) on clips: noise `videos` (B, C, T, H, W) to
     t_s = round(strength · (T − 1)) and denoise them with guided DDIM toward `labels`
     (classes, or caption ids for a caption model), from t_s down over the trailing grid of
     `steps` steps. What the noise at t_s leaves (layout, motion) stays; what it erases
-    (details, identity) follows the new condition. strength 0 returns the clips."""
+    (details, identity) follows the new condition. strength 0 returns the clips. cond: an
+    image-to-video model's condition channels, as in `sample_video`."""
     check_shape(videos, "videos", "B C T H W")
     check_range(strength, "strength", 0.0, 1.0)
     if strength == 0:
@@ -349,7 +353,8 @@ def edit_video(model: VideoDiT, videos: Tensor, labels: Tensor, schedule: NoiseS
     noisy = ddpm.q_sample(videos, t, torch.randn(videos.shape, generator=generator), schedule)
     was_training = model.training
     model.eval()
-    model_fn = ddpm.guided(model, labels.to(device), model.null_label, guidance)
+    net = model if cond is None else _conditioned(model, cond.to(device))
+    model_fn = ddpm.guided(net, labels.to(device), model.null_label, guidance)
     out = ddpm.sample_ddim(model_fn, tuple(videos.shape), schedule.to(device), steps=steps, x_T=noisy.to(device),
                            kind=kind, progress=False, start=start, device=device).cpu()
     model.train(was_training)
@@ -357,14 +362,21 @@ def edit_video(model: VideoDiT, videos: Tensor, labels: Tensor, schedule: NoiseS
 
 
 def first_frame_condition(videos: Tensor, noise_std: float | Tensor = 0.0,
-                          generator: torch.Generator | None = None) -> Tensor:
-    """Image-to-video's condition (Stable Video Diffusion's layout): the clean first frame
-    of each clip (B, C, T, H, W), repeated over all T frames, plus Gaussian noise of std
-    `noise_std` (a number, or (B,) per clip: SVD's noise augmentation, so the model does
-    not copy the still pixel for pixel and tolerates stills unlike its training frames)."""
+                          generator: torch.Generator | None = None, layout: str = "repeat") -> Tensor:
+    """Image-to-video's condition (B, C, T, H, W) from clips (B, C, T, H, W): the clean
+    first frame of each clip plus Gaussian noise of std `noise_std` (a number, or (B,) per
+    clip: SVD's noise augmentation, so the model does not copy the still pixel for pixel
+    and tolerates stills unlike its training frames), laid out over the T frames by
+    `layout`: "repeat" — the still in every frame (Stable Video Diffusion); "first" — the
+    still in frame 0 and zeros in the others (CogVideoX's image-to-video), which also tells
+    every token which frame is the given one."""
     check_shape(videos, "videos", "B C T H W")
+    check_choice(layout, "layout", ("repeat", "first"))
     still = videos[:, :, :1].expand_as(videos)
     std = torch.as_tensor(noise_std, dtype=videos.dtype).reshape(-1, 1, 1, 1, 1)
     if bool((std < 0).any()):
         raise ValueError(f"noise_std must be >= 0; got {noise_std}")
-    return still + std * torch.randn(videos.shape, generator=generator).to(videos)
+    cond = still + std * torch.randn(videos.shape, generator=generator).to(videos)
+    if layout == "first":
+        cond = torch.cat([cond[:, :, :1], torch.zeros_like(cond[:, :, 1:])], dim=2)
+    return cond
