@@ -8,4 +8,8 @@
   (what Tacotron, FastSpeech, the speaker encoder and the vocoder predict or read).
 - `prosody`: YIN pitch per mel frame, frame energy, averages per phoneme (FastSpeech 2's
   variance targets).
+- `rvq` (day 15): residual vector quantization — EMA codebooks with k-means++ start and
+  dead-code restarts, the straight-through estimator, quantizer dropout, bitrate.
+- `codebook_patterns` (day 15): how a token LM interleaves K codebooks — MusicGen's delay
+  pattern and the flattened one, with their inverses and step counts.
 """
