@@ -359,10 +359,9 @@ def _image_to_video(d: Diagram, clips, torch, extra: int, n_in: int) -> None:
     d.text(x0, 135, "still", size=11, anchor="start", color=MUTED)
     d.arrow((x0 + 165, 164), (x0 + 165, 190), "torch.cat(dim = 1)")
     cat = d.box(x0, 190, 337, 28, f"(B, {n_in}, T, H, W): one clip, {n_in} channels", fill="data", size=11)
-    emb = d.box(x0, 238, 337, 52, f"DiT: patch_embed Conv3d({n_in} → {I2V.model.dim}), channel 0 copied\n"
-                f"from the caption DiT, channel 1 at 0 (+{extra:,} parameters)\n"
-                f"U-Net (from scratch): stem conv {n_in} → {UNET.model.channels[0]}",
-                size=11, dashed=True)
+    emb = d.box(x0, 238, 337, 52, f"DiT: patch_embed Conv3d({n_in} → {I2V.model.dim}), both channels\n"
+                "from the caption DiT (it learned channel 1 with SVD's\n"
+                f"layout; from day 05's stem: +{extra:,} parameters at 0)", size=11)
     d.arrow(cat.bottom, emb.top)
     d.text(x0, 308, f"training: {I2V.train.steps} steps from the caption DiT, which", size=11, anchor="start")
     d.text(x0, 324, "it starts as; every clip comes with its still", size=11, anchor="start")

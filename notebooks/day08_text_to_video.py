@@ -454,8 +454,9 @@ assert arch_table["DiT (from day 05)"]["val_loss"] < arch_table["3D U-Net"]["val
 # (`layout="first"`), which also tells every token *which* frame is the given one.
 #
 # The `I2V` recipe fine-tunes the caption model to that second layout for a few hundred
-# steps (`I2V.start_from`: every weight copied, so it starts as the caption model), always
-# with a still — as SVD itself was fine-tuned from a text-to-video model. The stills come
+# steps (`I2V.start_from`: every weight copied — the still's input channel too, which the
+# caption model learned with SVD's layout — so it starts as the caption model), always
+# with a still, as SVD itself was fine-tuned from a text-to-video model. The stills come
 # from the **test split**: digits the model has never seen, drawn by other writers. The
 # questions: is frame 0 the still (PSNR), is it *this* digit in every frame — not just *a*
 # 3 (identity: the correlation of each frame's digit crop with the still's, frame by

@@ -186,8 +186,13 @@ def test_image_to_video_starts_as_the_caption_model_it_is_fine_tuned_from():
     x, t = torch.randn(3, 1, 8, 12, 12), torch.tensor([100, 500, 800])
     ids, _ = tokenize(CAPTIONS + ["a 1 moving right"])
     cond = first_frame_condition(torch.rand(3, 1, 8, 12, 12), layout=i2v.still_layout)
-    with torch.no_grad():                                  # every weight copied, the still's channel at zero
-        assert torch.equal(model(x, t, ids, cond=cond), caption_model(x, t, ids))
+    with torch.no_grad():                                  # every weight copied, the still's channel too
+        assert torch.equal(model(x, t, ids, cond=cond), caption_model(x, t, ids, cond=cond))
+    t2v = replace(text, first_frame=False)                 # from a model without a still: its channel at 0
+    plain = as_if_trained(new_text_video_model(t2v, as_if_trained(new_video_dit(text.base))).eval())
+    with torch.no_grad():
+        assert torch.equal(new_text_video_model(replace(i2v, start_from=t2v), plain).eval()(x, t, ids, cond=cond),
+                           plain(x, t, ids))
     with pytest.raises(ValueError, match="start_from must be"):
         replace(i2v, architecture="unet")
     with pytest.raises(ValueError, match="start_from must have"):

@@ -15,7 +15,7 @@ add. Checkpoint: artifacts/checkpoints/text_video_dit_<recipe key>.pt.
 
 Image-to-video (`IMAGE_TO_VIDEO_PRESETS`) is the same recipe with `first_frame` (the
 clip's first frame as extra input channels) and `start_from` = the caption model: it is
-fine-tuned from that model's trained weights, its new input channel starting at zero.
+fine-tuned from that model's trained weights (input channels it lacks would start at zero).
 
     i2v = train_text_video_dit(preset(IMAGE_TO_VIDEO_PRESETS, DEVICE))   # trains the caption model first if needed
     cond = first_frame_condition(clips, layout=i2v.recipe.still_layout)
