@@ -21,4 +21,6 @@
   data set (lip-sync).
 - `sounds`: synthetic drums, clicks, tones, chirps and loops with exact beat and onset
   times (beats, AV sync).
+- `sound_clips`: labelled one-second 16 kHz clips — synthesiser notes in four timbres,
+  drums, effects, eSpeak digit words — with their prompts ("bright C4 loud"; day 15).
 """

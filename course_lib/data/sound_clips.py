@@ -1,0 +1,157 @@
+"""Labelled one-second sound clips at 16 kHz (day 15): what the codec learns to compress
+and the token LM learns to generate from a prompt.
+
+    clips = load_sound_clips("train", n=800)
+    clips.waves.shape, clips.labels[0], clips.prompts[0]     # (800, 16000), 2, 'soft E4 loud'
+
+Every clip is a formula or eSpeak NG, so its attributes are exact:
+
+- **notes** of the course's additive synthesiser (`music.synth`, day 14) in its four
+  timbres, named by their harmonic content: "bright" (6 harmonics), "mellow" (4),
+  "soft" (4, weaker), "dark" (3) — pitch C3..C5 (MIDI 48-72), 0.5 s with its envelope;
+- **drums** of `data.sounds`: "kick", "snare", "hat";
+- **effects**: "beep" (a 1 kHz tone, 0.3 s), "chirp" (300 Hz -> 3 kHz, 0.5 s), "noise"
+  (a decaying noise burst, 0.3 s);
+- **speech**: "speech", a digit word spoken by eSpeak NG.
+
+Each starts at a random onset in [0, 0.2) s and is played "soft" (peak 0.3) or "loud"
+(peak 0.9). The prompt names the class, the pitch for notes, and the loudness:
+"bright C4 loud", "snare soft", "speech loud". Splits: train and test draw from
+different random streams (seed and split), so no test clip is a training clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["SAMPLE_RATE", "CLIP_SAMPLES", "TIMBRES", "DRUMS", "EFFECTS", "CLASSES", "LOUDNESS", "PITCHES",
+           "SoundClips", "note_name", "prompt", "make_clip", "make_sound_clips", "load_sound_clips"]
+
+SAMPLE_RATE = 16_000
+CLIP_SAMPLES = SAMPLE_RATE                    # one second: 50 codec frames at a hop of 320
+TIMBRES = ("bright", "mellow", "soft", "dark")   # music.synth's voices 0-3
+DRUMS = ("kick", "snare", "hat")
+EFFECTS = ("beep", "chirp", "noise")
+CLASSES = TIMBRES + DRUMS + EFFECTS + ("speech",)
+LOUDNESS = {"soft": 0.3, "loud": 0.9}         # peak amplitude
+PITCHES = tuple(range(48, 73))                # C3 .. C5
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+VERSION = 1
+
+
+@dataclass
+class SoundClips:
+    """N clips: waves (N, CLIP_SAMPLES) float32 in [-1, 1]; labels (N,) index into
+    CLASSES; pitches (N,) MIDI (-1 when the class has none); loud (N,) bool; onsets (N,)
+    seconds; prompts (N strings)."""
+    waves: Tensor
+    labels: Tensor
+    pitches: Tensor
+    loud: Tensor
+    onsets: Tensor
+    prompts: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def note_name(pitch: int) -> str:
+    """MIDI 60 -> "C4"."""
+    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def prompt(kind: str, pitch: int, loud: bool) -> str:
+    """"bright C4 loud", "snare soft": the class, the note for a timbre, the loudness."""
+    if kind not in CLASSES:
+        raise ValueError(f"kind must be one of {CLASSES}; got {kind!r}")
+    words = [kind] + ([note_name(pitch)] if kind in TIMBRES else []) + ["loud" if loud else "soft"]
+    return " ".join(words)
+
+
+def _sound(kind: str, pitch: int, generator: torch.Generator) -> Tensor:
+    """The dry sound of `kind` (its own length), peak 1, float32."""
+    from course_lib.data import sounds
+
+    sr = SAMPLE_RATE
+    if kind in TIMBRES:
+        from course_lib.music.midi import Note
+        from course_lib.music.synth import render_notes
+
+        beats = 0.5 * 90 / 60                                    # 0.5 s at the synthesiser's 90 bpm
+        wave = torch.from_numpy(render_notes([Note(0.0, pitch, beats, 100, TIMBRES.index(kind))], sr))
+    elif kind == "kick":
+        wave = sounds.kick(sr)
+    elif kind == "snare":
+        wave = sounds.snare(sr, generator=generator)
+    elif kind == "hat":
+        wave = sounds.hat(sr, generator=generator)
+    elif kind == "beep":
+        wave = sounds.tone(1000.0, 0.3, sr)
+    elif kind == "chirp":
+        wave = sounds.chirp(300.0, 3000.0, 0.5, sr)
+    elif kind == "noise":
+        wave = sounds.noise_burst(0.3, sr, decay=0.1, generator=generator)
+    elif kind == "speech":
+        from course_lib.data.speech import speak
+
+        word = DIGIT_WORDS[int(torch.randint(10, (1,), generator=generator))]
+        wave = speak(word)
+    else:
+        raise ValueError(f"kind must be one of {CLASSES}; got {kind!r}")
+    wave = wave.float()
+    return wave / wave.abs().max().clamp(min=1e-8)
+
+
+def make_clip(kind: str, pitch: int = 60, loud: bool = True, onset: float = 0.0, seed: int = 0) -> Tensor:
+    """One clip (CLIP_SAMPLES,): the sound of `kind` at `pitch` (timbres only), peak
+    LOUDNESS["loud" / "soft"], starting `onset` seconds in, cut at one second."""
+    if not 0.0 <= onset < 1.0:
+        raise ValueError(f"onset must be in [0, 1) seconds; got {onset!r}")
+    if kind in TIMBRES and pitch not in PITCHES:
+        raise ValueError(f"pitch must be a MIDI number in {PITCHES[0]}..{PITCHES[-1]}; got {pitch!r}")
+    sound = _sound(kind, pitch, torch.Generator().manual_seed(seed)) * LOUDNESS["loud" if loud else "soft"]
+    start = int(round(onset * SAMPLE_RATE))
+    out = torch.zeros(CLIP_SAMPLES)
+    length = min(len(sound), CLIP_SAMPLES - start)
+    out[start:start + length] = sound[:length]
+    return out
+
+
+def make_sound_clips(split: str = "train", n: int = 800, seed: int = 0) -> SoundClips:
+    """`n` clips with classes cycling through CLASSES (balanced), random pitch, loudness
+    and onset from a generator seeded by (seed, split)."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}")
+    g = torch.Generator().manual_seed(seed * 2 + (split == "test"))
+    labels = torch.arange(n) % len(CLASSES)
+    labels = labels[torch.randperm(n, generator=g)]
+    pitches = torch.tensor(PITCHES)[torch.randint(len(PITCHES), (n,), generator=g)]
+    pitches = torch.where(labels < len(TIMBRES), pitches, torch.full_like(pitches, -1))
+    loud = torch.rand(n, generator=g) < 0.5
+    onsets = torch.rand(n, generator=g) * 0.2
+    seeds = torch.randint(2 ** 31 - 1, (n,), generator=g)
+    waves = torch.stack([make_clip(CLASSES[c], int(p) if p >= 0 else 60, bool(ld), float(o), int(s))
+                         for c, p, ld, o, s in zip(labels, pitches, loud, onsets, seeds)])
+    prompts = [prompt(CLASSES[c], int(p), bool(ld)) for c, p, ld in zip(labels, pitches, loud)]
+    return SoundClips(waves, labels, pitches, loud, onsets, prompts)
+
+
+def load_sound_clips(split: str = "train", n: int = 800, seed: int = 0) -> SoundClips:
+    """`make_sound_clips`, cached in artifacts/data/ (keyed by the arguments and a version)."""
+    from course_lib.runtime import artifacts_dir
+
+    path = artifacts_dir("data") / f"sound_clips_v{VERSION}_{split}_n{n}_s{seed}.pt"
+    if path.exists():
+        return SoundClips(**torch.load(path, weights_only=False))
+    clips = make_sound_clips(split, n, seed)
+    tmp = path.with_suffix(".tmp")
+    torch.save(asdict(clips), tmp)
+    tmp.replace(path)
+    return clips
+

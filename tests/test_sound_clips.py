@@ -1,0 +1,45 @@
+"""Day 15's labelled sound clips: exact attributes, determinism, caching, prompts."""
+
+import pytest
+import torch
+
+from course_lib.data import sound_clips as sc
+
+
+def test_prompts_and_note_names():
+    assert sc.note_name(60) == "C4" and sc.note_name(69) == "A4" and sc.note_name(48) == "C3"
+    assert sc.prompt("bright", 64, True) == "bright E4 loud"
+    assert sc.prompt("snare", 60, False) == "snare soft"
+    with pytest.raises(ValueError, match="kind must be one of"):
+        sc.prompt("violin", 60, True)
+
+
+def test_a_note_clip_has_its_pitch_onset_and_loudness():
+    import librosa
+
+    clip = sc.make_clip("mellow", pitch=57, loud=False, onset=0.1)
+    assert clip.shape == (sc.CLIP_SAMPLES,)
+    assert clip[:1600].abs().max() == 0 and clip[1600:].abs().max() > 0          # silent before the onset
+    assert torch.isclose(clip.abs().max(), torch.tensor(sc.LOUDNESS["soft"]))
+    f0, voiced, _ = librosa.pyin(clip[1600:8000].numpy(), fmin=80, fmax=1000, sr=sc.SAMPLE_RATE)
+    median = float(torch.tensor(f0[voiced]).median())
+    assert abs(12 * torch.log2(torch.tensor(median / 220.0))) < 0.3              # MIDI 57 = A3 = 220 Hz
+    with pytest.raises(ValueError, match="onset"):
+        sc.make_clip("kick", onset=1.0)
+    with pytest.raises(ValueError, match="pitch"):
+        sc.make_clip("dark", pitch=30)
+
+
+def test_clips_are_balanced_deterministic_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    clips = sc.load_sound_clips("train", n=33, seed=1)
+    assert clips.waves.shape == (33, sc.CLIP_SAMPLES) and len(clips.prompts) == 33
+    assert torch.bincount(clips.labels, minlength=len(sc.CLASSES)).tolist() == [3] * len(sc.CLASSES)
+    assert ((clips.pitches >= 0) == (clips.labels < len(sc.TIMBRES))).all()
+    assert list(tmp_path.glob("data/sound_clips_*.pt"))
+    again = sc.make_sound_clips("train", n=33, seed=1)
+    assert torch.equal(again.waves, clips.waves) and again.prompts == clips.prompts
+    test = sc.make_sound_clips("test", n=33, seed=1)
+    assert not torch.equal(test.waves, clips.waves)
+    with pytest.raises(ValueError, match="split"):
+        sc.make_sound_clips("valid")
