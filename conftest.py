@@ -74,7 +74,7 @@ def pytest_terminal_summary(terminalreporter):
         return
     tr, busy = terminalreporter, _busy()
     busy.finish_current()
-    tr.section("notebook times (budget: lessons 120 s (days 05-07: 180 s), solutions 60 s)")
+    tr.section("notebook times (budget: lessons 120 s (days 05-08: 180 s), solutions 60 s)")
     for path, seconds in sorted(_times.items()):
         budget = _budget(path)
         flag = f"  OVER BUDGET ({budget:.0f} s)" if budget and seconds > budget else ""
