@@ -170,12 +170,17 @@ def frame_accuracy(videos: Tensor, labels: Tensor, judge=None) -> float:
     _check_videos(videos)
     if labels.shape != (videos.shape[0],):
         raise ValueError(f"labels must be ({videos.shape[0]},); got {tuple(labels.shape)}")
+    return (_judged_frames(videos, judge) == labels.cpu()[:, None]).float().mean().item()
+
+
+def _judged_frames(videos: Tensor, judge=None) -> Tensor:
+    """(N, 1, T, H, W) -> (N, T): the frame judge's digit for every frame (day 05's judge
+    for this canvas and frame count when `judge` is None)."""
+    from course_lib.data.frame_judge import frames_of, load_frame_judge
+
     if judge is None:
-        from course_lib.data.frame_judge import load_frame_judge
         judge, _ = load_frame_judge(canvas=videos.shape[-1], frames=videos.shape[2])
-    from course_lib.data.frame_judge import frames_of
-    predicted = judge.predict(frames_of(videos)).view(len(labels), -1)   # (N, T)
-    return (predicted == labels.cpu()[:, None]).float().mean().item()
+    return judge.predict(frames_of(videos.detach().cpu())).view(len(videos), -1)
 
 
 def video_report(videos: Tensor, labels: Tensor, judge=None) -> dict[str, float]:
@@ -261,12 +266,6 @@ def caption_scores(videos: Tensor, labels: Tensor, velocities: Tensor, judge=Non
         raise ValueError(f"labels must be ({videos.shape[0]},); got {tuple(labels.shape)}")
     if velocities.shape != (videos.shape[0], 2):
         raise ValueError(f"velocities must be ({videos.shape[0]}, 2); got {tuple(velocities.shape)}")
-    if judge is None:
-        from course_lib.data.frame_judge import load_frame_judge
-        judge, _ = load_frame_judge(canvas=videos.shape[-1], frames=videos.shape[2])
-    from course_lib.data.frame_judge import frames_of
-    videos = videos.detach().cpu()
-    predicted = judge.predict(frames_of(videos)).view(len(labels), -1)   # (N, T)
-    digit = (predicted == labels.cpu()[:, None]).float().mean(1) > 0.5
-    direction = (motion_direction(videos) == velocities.sign().long().cpu()).all(-1)
+    digit = (_judged_frames(videos, judge) == labels.cpu()[:, None]).float().mean(1) > 0.5
+    direction = (motion_direction(videos.detach().cpu()) == velocities.sign().long().cpu()).all(-1)
     return {"digit": digit, "direction": direction, "joint": digit & direction}
