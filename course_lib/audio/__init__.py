@@ -12,4 +12,10 @@
   dead-code restarts, the straight-through estimator, quantizer dropout, bitrate.
 - `codebook_patterns` (day 15): how a token LM interleaves K codebooks — MusicGen's delay
   pattern and the flattened one, with their inverses and step counts.
+- `quality` (day 15): how close decoded audio is — mel distance, SI-SNR, and PESQ / STOI
+  from their packages.
+- `reference_codecs` (day 15): what a neural codec is compared with — Opus through
+  ffmpeg's libopus, and plain downsampling with µ-law samples.
+- `style` (day 15): adaptive instance normalisation (AdaIN) of latent sequences, for
+  timbre transfer.
 """

@@ -23,4 +23,6 @@
   times (beats, AV sync).
 - `sound_clips`: labelled one-second 16 kHz clips — synthesiser notes in four timbres,
   drums, effects, eSpeak digit words — with their prompts ("bright C4 loud"; day 15).
+- `sound_judge`: the judges of generated sounds — a CNN naming a clip's class, trained on
+  real clips (`SOUND_JUDGE_RECIPE`, `load_sound_judge`), and a note's pitch by YIN.
 """
