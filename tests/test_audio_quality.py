@@ -25,7 +25,9 @@ def test_mel_distance_is_zero_for_a_copy_and_grows_with_damage(speech):
     assert 0 < small < large
     # a factor of 10 in amplitude is one decade in every band (white noise fills them all)
     hiss = 0.01 * torch.randn(16000, generator=g)
-    assert mel_distance(10 * hiss, hiss) == pytest.approx(1.0, abs=1e-4)
+    assert mel_distance(10 * hiss, hiss, range_db=120) == pytest.approx(1.0, abs=1e-4)
+    # ... and a hiss 70 dB below the clip costs nothing, one 30 dB below it does
+    assert mel_distance(speech + 3e-4 * hiss, speech) < 0.01 < mel_distance(speech + 3 * hiss, speech)
     batch = mel_distance(torch.stack([speech, speech]), torch.stack([speech, 0.5 * speech]))
     assert batch.shape == (2,) and batch[0] == 0
     with pytest.raises(ValueError, match="one shape"):

@@ -12,6 +12,10 @@
   dead-code restarts, the straight-through estimator, quantizer dropout, bitrate.
 - `codebook_patterns` (day 15): how a token LM interleaves K codebooks — MusicGen's delay
   pattern and the flattened one, with their inverses and step counts.
+- `codec`, `codec_train` (day 15, in progress): a neural audio codec — an STFT-frame
+  convolutional encoder, residual VQ (50 frames/s, 8 x 256 codes = 3.2 kbps), a decoder
+  predicting per-bin log magnitudes and phase-vocoder phase advances for one inverse
+  STFT — and its recipe trained on `data.sound_clips`.
 - `quality` (day 15): how close decoded audio is — mel distance, SI-SNR, and PESQ / STOI
   from their packages.
 - `reference_codecs` (day 15): what a neural codec is compared with — Opus through

@@ -1,8 +1,11 @@
 """How close is decoded audio to the original? The measures day 15 puts beside every codec.
 
 - **mel distance** (as in DAC's evaluation): the mean |log10 M̂ − log10 M| over mel bins and
-  frames of magnitude mel spectrograms (1024-sample windows, hop 256, 64 bands), each floored
-  at 1e-5 — 0 for a perfect copy, about 1 when a band is off by a factor of 10;
+  frames of magnitude mel spectrograms (1024-sample windows, hop 256, 64 bands) — 0 for a
+  perfect copy, 1 when every band is off by a factor of 10. Both are floored `range_db`
+  (60 dB) below the reference's loudest band: the course's clips are synthetic, with
+  *exact* silence, and an absolute floor would score a codec mostly on how silent its
+  silence is (a hiss at -80 dB costing as much as a missing note);
 - **SI-SNR** (scale-invariant signal-to-noise ratio, Le Roux et al. 2019), in dB:
       s_t = (<ŝ, s> / ||s||²) s,   e = ŝ − s_t,   SI-SNR = 10 log10(||s_t||² / ||e||²)
   after removing the means; it needs the *waveform* right, phase included;
@@ -35,12 +38,17 @@ def _pair(est: Tensor, ref: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def mel_distance(est: Tensor, ref: Tensor, sample_rate: int = 16_000, n_fft: int = 1024, hop_length: int = 256,
-                 n_mels: int = 64, floor: float = 1e-5) -> Tensor | float:
-    """Mean |log10 max(M̂, floor) − log10 max(M, floor)| of magnitude mel spectrograms:
-    a float for waves (T,), (N,) for (N, T)."""
+                 n_mels: int = 64, range_db: float = 60.0) -> Tensor | float:
+    """Mean |log10 max(M̂, f) − log10 max(M, f)| of magnitude mel spectrograms, f = the
+    reference's largest mel value · 10^(−range_db / 20) (per clip): a float for waves (T,),
+    (N,) for (N, T)."""
     est, ref = _pair(est, ref)
+    if not range_db > 0:
+        raise ValueError(f"range_db must be > 0; got {range_db!r}")
     mel = lambda w: dsp.mel_spectrogram(w, sample_rate, n_fft, hop_length, n_mels, power=1.0)  # noqa: E731
-    d = (mel(est).clamp_min(floor).log10() - mel(ref).clamp_min(floor).log10()).abs().mean(dim=(-2, -1))
+    m_est, m_ref = mel(est), mel(ref)
+    floor = m_ref.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-8) * 10 ** (-range_db / 20)
+    d = (torch.maximum(m_est, floor).log10() - torch.maximum(m_ref, floor).log10()).abs().mean(dim=(-2, -1))
     return d.item() if d.ndim == 0 else d
 
 
