@@ -78,7 +78,7 @@ class CodecConfig:
     codebook_size: int = 256
     quantizer_dropout: float = 0.5
     log_floor: float = 1e-3
-    warmup_steps: int = 200
+    warmup_steps: int = 400
     commitment: float = 0.0
 
     def __post_init__(self):
@@ -145,28 +145,24 @@ class Codec(nn.Module):
         frames = wave.shape[1] // c.hop
         return torch.log(dsp.stft(wave, c.n_fft_in, c.hop).abs() + c.log_floor)[..., :frames]
 
-    def target(self, wave: Tensor) -> Tensor:
-        """log(|STFT| + floor) (B, n_fft_out / 2 + 1, N / hop + 1) at the decoder's frames."""
-        c = self.config
-        return torch.log(dsp.stft(wave, c.n_fft_out, c.hop).abs() + c.log_floor)
-
-    def phase_target(self, wave: Tensor) -> tuple[Tensor, Tensor]:
-        """(δ, weight), each (B, F, N / hop + 1): the true phase advance of every bin from
-        frame t − 1 to t minus the bin centre's (0 at frame 0), and |X| / max |X| per clip."""
+    def target(self, wave: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """What the decoder should predict for `wave`, at its frames (B, F, N / hop + 1) each:
+        log(|X| + floor); δ, the phase advance of every bin from frame t − 1 to t minus the
+        bin centre's (0 at frame 0); and |X| / max |X| per clip (how much each bin matters)."""
         c = self.config
         spec = dsp.stft(wave, c.n_fft_out, c.hop)
+        magnitude = spec.abs()
         advance = bin_centre_phase(spec.shape[1], 2, c.hop, c.n_fft_out)[:, 1:].to(wave.device)   # (F, 1)
-        delta = torch.angle(spec[..., 1:] * spec[..., :-1].conj()) - advance
-        delta = F.pad(delta, (1, 0))
-        weight = spec.abs() / spec.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-8)
-        return delta, weight
+        delta = F.pad(torch.angle(spec[..., 1:] * spec[..., :-1].conj()) - advance, (1, 0))
+        relative = magnitude / magnitude.amax(dim=(1, 2), keepdim=True).clamp_min(1e-8)
+        return torch.log(magnitude + c.log_floor), delta, relative
 
     @torch.no_grad()
     def fit_normalizers(self, waves: Tensor) -> "Codec":
         """Fit the per-bin log-magnitude statistics of both spectra on training waves (M, N)."""
         check_shape(waves, "waves", "M N")
         self.in_norm.fit(list(self.analysis(waves.float())))
-        self.out_norm.fit(list(self.target(waves.float())))
+        self.out_norm.fit(list(self.target(waves.float())[0]))
         return self
 
     # ---------------------------------------------------------------- the network
@@ -197,10 +193,10 @@ class Codec(nn.Module):
         frames = magnitude.shape[2] - 1
         return dsp.istft(torch.polar(magnitude, phase), c.n_fft_out, c.hop)[:, :frames * c.hop]
 
-    def forward(self, wave: Tensor, n: int | None = None) -> tuple[Tensor, RVQOutput, tuple[Tensor, Tensor]]:
-        """-> (reconstruction (B, N), RVQOutput, (normalised log magnitudes, phase
-        deviations), each (B, F, T + 1)).
-        In training, the first `warmup_steps` calls skip quantization (codes (B, 0, T))."""
+    def spectra(self, wave: Tensor, n: int | None = None) -> tuple[RVQOutput, Tensor, Tensor]:
+        """wave (B, N) -> (RVQOutput, normalised log magnitudes, phase deviations (B, F, T + 1)
+        each): everything but the inverse STFT (what training needs). In training, the first
+        `warmup_steps` calls skip quantization (codes (B, 0, T))."""
         z = self.latents(wave)
         if self.training and int(self.steps_seen) < self.config.warmup_steps:
             out = RVQOutput(z, z.new_zeros((z.shape[0], 0, z.shape[1]), dtype=torch.long), z.new_zeros(()))
@@ -208,8 +204,13 @@ class Codec(nn.Module):
             out = self.rvq(z, n)
         if self.training:
             self.steps_seen += 1
-        log_mag, deviation = self.predict_spectrum(out.quantized)
-        return self.spectrum_to_wave(log_mag, deviation), out, (log_mag, deviation)
+        return (out, *self.predict_spectrum(out.quantized))
+
+    def forward(self, wave: Tensor, n: int | None = None) -> tuple[Tensor, RVQOutput]:
+        """wave (B, N) -> (reconstruction (B, N), RVQOutput) with n codebooks (all by default;
+        a random number under quantizer dropout in training)."""
+        out, log_mag, deviation = self.spectra(wave, n)
+        return self.spectrum_to_wave(log_mag, deviation), out
 
     @torch.no_grad()
     def encode(self, wave: Tensor, n: int | None = None) -> Tensor:
@@ -222,16 +223,20 @@ class Codec(nn.Module):
         return self.spectrum_to_wave(*self.predict_spectrum(self.rvq.decode(codes)))
 
 
-def codec_loss(codec: Codec, wave: Tensor) -> tuple[Tensor, dict]:
-    """For waves (B, N), with quantizer dropout in training mode:
+def codec_loss(codec: Codec, wave: Tensor, peak_weight: float = 20.0) -> tuple[Tensor, dict]:
+    """For waves (B, N), with quantizer dropout in training mode, with per-bin weights
+    w = 1 + peak_weight · sqrt(|X| / max |X|) (the loud bins, a note's harmonics, count most):
 
-        mean squared error of the normalised log magnitudes (at the decoder's frames)
-      + magnitude-weighted mean of 1 − cos(δ̂ − δ), the phase deviations' error
-      + commitment · the RVQ's commitment loss.      Returns (loss, parts)."""
-    _, out, (log_mag, deviation) = codec(wave)
-    spectral = (log_mag - codec.out_norm(codec.target(wave))).pow(2).mean()
-    delta, weight = codec.phase_target(wave)
-    phase = ((1 - torch.cos(deviation - delta)) * weight).sum() / weight.sum()
+        Σ w (â − a)² / Σ w             a: the normalised log magnitudes (at the decoder's frames)
+      + Σ r (1 − cos(δ̂ − δ)) / Σ r     δ: the phase deviations, r = |X| / max |X|
+      + commitment · the RVQ's commitment loss.      Returns (loss, parts).
+
+    An unweighted mean learns the loud-but-rare bins last: a bright note came back dark."""
+    out, log_mag, deviation = codec.spectra(wave)
+    log_target, delta, relative = codec.target(wave)
+    weight = 1 + peak_weight * relative.sqrt()
+    spectral = ((log_mag - codec.out_norm(log_target)).pow(2) * weight).sum() / weight.sum()
+    phase = ((1 - torch.cos(deviation - delta)) * relative).sum() / relative.sum()
     loss = spectral + phase + codec.config.commitment * out.commitment
     return loss, {"spectral": float(spectral.detach()), "phase": float(phase.detach()),
                   "commit": float(out.commitment.detach()), "codebooks": out.codes.shape[1]}

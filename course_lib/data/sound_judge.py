@@ -4,7 +4,13 @@
   names its class (`sound_clips.CLASSES`: four synthesiser timbres, three drums, three
   effects, speech). It ends in a max-pool over time, so a sound is recognised wherever it
   starts. It is trained on *real* training clips only and its accuracy is measured on
-  held-out test clips, reported beside every number it produces.
+  held-out test clips, reported beside every number it produces. It judges *decoded*
+  audio, so it must not care about what a codec changes without changing the sound's
+  class: trained on clean clips alone it named only 74 % of the test clips right after
+  Opus at 24 kbps (beeps and chirps called hats). Each training clip is therefore
+  degraded at random (`degrade`: a gain of ±6 dB, a low-pass at 3-8 kHz half the time,
+  a noise floor 30-60 dB under the peak), and the accuracy is also reported on clips
+  through Opus (`tests/test_sound_judge.py`).
 - `note_pitch`: the pitch of a note in (fractional) MIDI numbers, the median of YIN's
   voiced frames (`audio.prosody.frame_pitch`, no learning); the tests check it against
   librosa's pYIN.
@@ -28,11 +34,11 @@ from torch import Tensor, nn
 
 from course_lib.audio import dsp
 from course_lib.data.sound_clips import CLASSES, SAMPLE_RATE, load_sound_clips
-from course_lib.runtime import settings_key
+from course_lib.runtime import settings_key, step_generator
 from course_lib.train import TrainingRun, TrainSettings, load_or_train, random_batches
 
 __all__ = ["SoundJudge", "SoundJudgeRecipe", "SOUND_JUDGE_RECIPE", "TrainedSoundJudge", "TEST_CLIPS",
-           "log_mel_of", "train_sound_judge", "load_sound_judge", "note_pitch"]
+           "log_mel_of", "degrade", "train_sound_judge", "load_sound_judge", "note_pitch"]
 
 TEST_CLIPS = 440           # held-out clips (40 per class) the accuracy is measured on
 N_MELS, N_FFT, HOP = 64, 1024, 256
@@ -71,8 +77,10 @@ class SoundJudge(nn.Module):
 
 @dataclass(frozen=True)
 class SoundJudgeRecipe:
-    """The real training clips (`clips` of the training split) and the optimisation."""
+    """The real training clips (`clips` of the training split, degraded at random) and the
+    optimisation."""
     clips: int = 1100
+    degraded: bool = True
     train: TrainSettings = TrainSettings(steps=600, batch_size=32, lr=3e-3, warmup=30, decay="cosine")
 
     def key(self) -> str:
@@ -91,12 +99,34 @@ class TrainedSoundJudge:
     recipe: SoundJudgeRecipe = field(repr=False)
 
 
+def degrade(waves: Tensor, generator: torch.Generator) -> Tensor:
+    """waves (N, T) with what a codec may do to them, drawn per clip from `generator`:
+    a gain of 10^(g/20), g ~ U(-6, 6) dB; half the time a brick-wall low-pass at U(3, 8) kHz;
+    white noise with a standard deviation 10^(-U(30, 60)/20) times the clip's peak."""
+    n, t = waves.shape
+    gain = 10 ** ((torch.rand(n, 1, generator=generator) * 12 - 6) / 20)
+    spectrum = torch.fft.rfft(waves * gain)
+    freqs = torch.fft.rfftfreq(t, 1 / SAMPLE_RATE)                        # (T / 2 + 1,)
+    cutoff = 3000 + 5000 * torch.rand(n, 1, generator=generator)
+    keep = (freqs[None] <= cutoff) | (torch.rand(n, 1, generator=generator) < 0.5)
+    out = torch.fft.irfft(spectrum * keep, n=t)
+    floor = 10 ** (-(30 + 30 * torch.rand(n, 1, generator=generator)) / 20) * out.abs().amax(1, keepdim=True)
+    return out + floor * torch.randn(n, t, generator=generator)
+
+
 def train_sound_judge(recipe: SoundJudgeRecipe | None = None, progress: bool = True) -> TrainedSoundJudge:
     """Train the judge of `recipe` on the CPU (or load it) and measure its accuracy on
     `TEST_CLIPS` held-out clips. Loss: cross-entropy. The caller's random state is kept."""
     recipe = recipe or SOUND_JUDGE_RECIPE
     clips = load_sound_clips("train", n=recipe.clips)
-    data = random_batches(clips.waves, clips.labels, batch_size=recipe.train.batch_size, seed=recipe.train.seed)
+    batches = random_batches(clips.waves, clips.labels, batch_size=recipe.train.batch_size, seed=recipe.train.seed)
+
+    def data(step: int) -> tuple[Tensor, Tensor]:
+        waves, labels = batches(step)
+        if recipe.degraded:
+            waves = degrade(waves, step_generator(recipe.train.seed, step, stream=1))
+        return waves, labels
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.train.seed)
         judge = SoundJudge()
