@@ -16,6 +16,9 @@
   convolutional encoder, residual VQ (50 frames/s, 8 x 256 codes = 3.2 kbps), a decoder
   predicting per-bin log magnitudes and phase-vocoder phase advances for one inverse
   STFT — and its recipe trained on `data.sound_clips`.
+- `token_lm` (day 15, in progress): a decoder-only transformer over codec codes in the
+  delay or flattened layout, conditioned on a sound's class, pitch and loudness, with
+  classifier-free guidance, temperature / top-k and a KV cache.
 - `quality` (day 15): how close decoded audio is — mel distance, SI-SNR, and PESQ / STOI
   from their packages.
 - `reference_codecs` (day 15): what a neural codec is compared with — Opus through

@@ -1,0 +1,223 @@
+"""A token language model over a codec's codes (day 15): MusicGen / AudioGen, small.
+
+The codec turns a clip into codes (B, K, T): K codebooks per frame, 50 frames a second.
+A decoder-only transformer predicts them, one *step* at a time, in one of two layouts
+(`codebook_patterns`):
+
+    "delay"      step s holds codebook k of frame s − k, for all K codebooks at once:
+                 T + K − 1 steps, K output heads used per step (MusicGen)
+    "flattened"  step s holds one token, codebook s mod K of frame s // K: T·K steps
+
+A step's input is the sum of its tokens' embeddings (one table per codebook, with a
+`pad` entry for "no token here"), plus a learned position. The first position is the
+**condition**: the sum of attribute embeddings — the sound's class, its pitch (notes
+only) and its loudness (`data.sound_clips`' labels), each with a "null" entry. Training
+replaces the whole condition by the nulls with probability `cond_dropout`, so the same
+model also predicts *unconditionally*, and sampling uses **classifier-free guidance**
+(Ho & Salimans 2022, as MusicGen does):
+
+    logits = logits(null) + w · (logits(condition) − logits(null))
+
+then temperature and top-k. Sampling runs one step at a time with a KV cache (`nn.attention`).
+
+    lm = TokenLM(TokenLMConfig(num_codebooks=4, codebook_size=256, pattern="delay"))
+    loss = token_lm_loss(lm, (codes, labels, pitches, loud))     # codes (B, 4, 50)
+    codes = sample_codes(lm, labels, pitches, loud, frames=50, guidance=3.0)   # (B, 4, 50)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_lib.audio.codebook_patterns import delay, flatten_codes, pattern_steps, undelay, unflatten_codes
+from course_lib.checks import check_positive_int, check_range, check_shape
+from course_lib.data.sound_clips import CLASSES, PITCHES
+from course_lib.music.transformer import DecoderBlock, MusicTransformerConfig, top_k_filter
+from course_lib.nn.attention import KVCache
+
+__all__ = ["TokenLMConfig", "TokenLM", "layout", "unlayout", "token_lm_loss", "sample_codes", "code_nll"]
+
+
+@dataclass(frozen=True)
+class TokenLMConfig:
+    """Sizes: K `num_codebooks` of `codebook_size` codes, the `pattern`, the transformer
+    (`dim`, `heads`, `depth`), `max_steps` positions, and the condition's dropout."""
+    num_codebooks: int = 4
+    codebook_size: int = 256
+    pattern: str = "delay"
+    dim: int = 128
+    heads: int = 4
+    depth: int = 4
+    max_steps: int = 256
+    dropout: float = 0.1
+    cond_dropout: float = 0.15
+
+    def __post_init__(self):
+        for name in ("num_codebooks", "codebook_size", "dim", "heads", "depth", "max_steps"):
+            check_positive_int(getattr(self, name), name)
+        if self.pattern not in ("delay", "flattened"):
+            raise ValueError(f"pattern must be 'delay' or 'flattened'; got {self.pattern!r}")
+        check_range(self.cond_dropout, "cond_dropout", 0.0, 1.0)
+
+    @property
+    def pad(self) -> int:
+        """The token id meaning "no code here" (delay pattern's corners)."""
+        return self.codebook_size
+
+
+def layout(codes: Tensor, config: TokenLMConfig) -> tuple[Tensor, Tensor]:
+    """codes (B, K, T) -> (tokens (B, S, J), codebook of each slot (S, J)): J = K tokens per
+    step for the delay pattern (S = T + K − 1), J = 1 for the flattened one (S = T·K)."""
+    check_shape(codes, "codes", "B K T", K=config.num_codebooks)
+    k, t = codes.shape[1], codes.shape[2]
+    if config.pattern == "delay":
+        tokens = delay(codes, pad=config.pad).transpose(1, 2)                  # (B, T + K - 1, K)
+        books = torch.arange(k).expand(tokens.shape[1], k)
+    else:
+        tokens = flatten_codes(codes)[..., None]                                # (B, T·K, 1)
+        books = torch.arange(k).repeat(t)[:, None]
+    return tokens, books.to(codes.device)
+
+
+def unlayout(tokens: Tensor, config: TokenLMConfig) -> Tensor:
+    """The inverse of `layout`: tokens (B, S, J) -> codes (B, K, T)."""
+    if config.pattern == "delay":
+        return undelay(tokens.transpose(1, 2))
+    return unflatten_codes(tokens[..., 0], config.num_codebooks)
+
+
+class TokenLM(nn.Module):
+    """(condition ids, tokens (B, S, J), codebooks (S, J)) -> logits (B, S + 1, K, V + 1):
+    position 0 is the condition, position s + 1 the step s; the output at position p
+    predicts the tokens of step p (every codebook's head; the layout picks which count)."""
+
+    def __init__(self, config: TokenLMConfig):
+        super().__init__()
+        self.config = c = config
+        vocab = c.codebook_size + 1                                             # codes + pad
+        self.code_embed = nn.Embedding(c.num_codebooks * vocab, c.dim)         # one table per codebook
+        self.class_embed = nn.Embedding(len(CLASSES) + 1, c.dim)               # + null
+        self.pitch_embed = nn.Embedding(len(PITCHES) + 2, c.dim)               # + "no pitch" + null
+        self.loud_embed = nn.Embedding(3, c.dim)                               # soft, loud, null
+        self.pos = nn.Embedding(c.max_steps + 1, c.dim)
+        block = MusicTransformerConfig(vocab_size=1, dim=c.dim, heads=c.heads, depth=c.depth,
+                                       context=c.max_steps + 1, relative=False, dropout=c.dropout)
+        self.blocks = nn.ModuleList(DecoderBlock(block) for _ in range(c.depth))
+        self.norm = nn.LayerNorm(c.dim)
+        self.head = nn.Linear(c.dim, c.num_codebooks * vocab)
+
+    # condition ids: class in [0, 11), pitch index in [0, 25) or 25 = none, loud 0/1; nulls at the end
+    def null_condition(self, batch: int, device=None) -> tuple[Tensor, Tensor, Tensor]:
+        full = lambda v: torch.full((batch,), v, dtype=torch.long, device=device)   # noqa: E731
+        return full(len(CLASSES)), full(len(PITCHES) + 1), full(2)
+
+    @staticmethod
+    def condition_ids(labels: Tensor, pitches: Tensor, loud: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Sound-clip labels (N,), MIDI pitches (N,) (−1: none), loud (N,) bool -> embedding ids."""
+        pitch_ids = torch.where(pitches >= 0, pitches - PITCHES[0], torch.full_like(pitches, len(PITCHES)))
+        return labels.long(), pitch_ids.long(), loud.long()
+
+    def embed_condition(self, cond: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+        c, p, ld = cond
+        return self.class_embed(c) + self.pitch_embed(p) + self.loud_embed(ld)   # (B, D)
+
+    def embed_steps(self, tokens: Tensor, books: Tensor) -> Tensor:
+        """tokens (B, S, J), books (S, J) -> (B, S, D): the sum of the step's token embeddings."""
+        return self.code_embed(books * (self.config.codebook_size + 1) + tokens).sum(2)
+
+    def forward(self, cond: tuple[Tensor, Tensor, Tensor], tokens: Tensor, books: Tensor,
+                caches=None, start: int = 0) -> Tensor:
+        """Logits (B, L, K, V + 1) for the L positions given: with `start` = 0 the condition and
+        then the S steps (L = S + 1); with caches and start > 0, only the S new steps."""
+        x = self.embed_steps(tokens, books)                                    # (B, S, D)
+        if start == 0:
+            x = torch.cat([self.embed_condition(cond)[:, None], x], dim=1)
+        positions = torch.arange(start, start + x.shape[1], device=x.device)
+        x = x + self.pos(positions)
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if caches is None else caches[i])
+        b, length, _ = x.shape
+        return self.head(self.norm(x)).view(b, length, self.config.num_codebooks, -1)
+
+
+def _drop_condition(lm: TokenLM, cond, generator=None):
+    keep = torch.rand(len(cond[0]), generator=generator) >= lm.config.cond_dropout
+    nulls = lm.null_condition(len(cond[0]), cond[0].device)
+    return tuple(torch.where(keep.to(c.device), c, n) for c, n in zip(cond, nulls))
+
+
+def _step_losses(lm: TokenLM, logits: Tensor, tokens: Tensor, books: Tensor) -> Tensor:
+    """Cross-entropy per target token (B, S, J) (pad targets of the delay corners count 0)."""
+    b, s, j = tokens.shape
+    picked = logits[:, :s].gather(2, books[None, :, :, None].expand(b, s, j, logits.shape[-1]))   # (B, S, J, V+1)
+    ce = F.cross_entropy(picked.flatten(0, 2), tokens.flatten(), reduction="none").view(b, s, j)
+    return ce * (tokens != lm.config.pad)
+
+
+def token_lm_loss(lm: TokenLM, batch) -> Tensor:
+    """Next-step cross-entropy per code (pads excluded) of a batch (codes (B, K, T), labels,
+    pitches, loud), with the condition dropped at rate cond_dropout."""
+    codes, labels, pitches, loud = batch
+    tokens, books = layout(codes, lm.config)
+    cond = _drop_condition(lm, TokenLM.condition_ids(labels, pitches, loud))
+    logits = lm(cond, tokens[:, :-1], books[:-1])                               # positions 0..S-1
+    ce = _step_losses(lm, logits, tokens, books)
+    return ce.sum() / (tokens != lm.config.pad).sum()
+
+
+@torch.no_grad()
+def code_nll(lm: TokenLM, codes: Tensor, labels: Tensor, pitches: Tensor, loud: Tensor,
+             conditioned: bool = True) -> float:
+    """Mean negative log-likelihood per code (nats) of codes (B, K, T), with or without the condition."""
+    lm.eval()
+    tokens, books = layout(codes, lm.config)
+    cond = TokenLM.condition_ids(labels, pitches, loud) if conditioned else lm.null_condition(len(codes))
+    ce = _step_losses(lm, lm(cond, tokens[:, :-1], books[:-1]), tokens, books)
+    return (ce.sum() / (tokens != lm.config.pad).sum()).item()
+
+
+@torch.no_grad()
+def sample_codes(lm: TokenLM, labels: Tensor, pitches: Tensor, loud: Tensor, frames: int = 50,
+                 guidance: float = 3.0, temperature: float = 1.0, top_k: int | None = 50,
+                 conditioned: bool = True, generator: torch.Generator | None = None) -> Tensor:
+    """Codes (N, K, frames) sampled step by step with a KV cache: classifier-free guidance
+    `guidance` (1: the conditional model alone; `conditioned=False`: the null condition
+    only), then temperature and top-k. Pad positions of the delay pattern are forced."""
+    c = lm.config
+    lm.eval()
+    n = len(labels)
+    cond = TokenLM.condition_ids(labels, pitches, loud) if conditioned else lm.null_condition(n)
+    use_cfg = conditioned and guidance != 1.0
+    if use_cfg:                                                  # one batch: conditional rows, then null rows
+        cond = tuple(torch.cat([a, b]) for a, b in zip(cond, lm.null_condition(n)))
+    rows = len(cond[0])
+    steps = pattern_steps("delay" if c.pattern == "delay" else "flattened", frames, c.num_codebooks)
+    if steps > c.max_steps:
+        raise ValueError(f"{frames} frames need {steps} steps; this model has max_steps={c.max_steps}")
+    _, books = layout(torch.zeros(1, c.num_codebooks, frames, dtype=torch.long), c)   # (S, J)
+    pad_mask = layout(torch.zeros(1, c.num_codebooks, frames, dtype=torch.long), c)[0][0] == c.pad   # (S, J)
+    caches = [KVCache() for _ in range(c.depth)]
+    tokens = torch.zeros(rows, 0, books.shape[1], dtype=torch.long)
+    logits = lm(cond, tokens, books[:0], caches=caches, start=0)[:, -1]            # (rows, K, V+1)
+    out = []
+    for s in range(steps):
+        step_logits = logits[:, books[s]]                                           # (rows, J, V+1)
+        if use_cfg:
+            cond_l, null_l = step_logits[:n], step_logits[n:]
+            step_logits = null_l + guidance * (cond_l - null_l)
+        step_logits = step_logits[..., :c.codebook_size] / max(temperature, 1e-6)   # codes only
+        if top_k:
+            step_logits = top_k_filter(step_logits, top_k)
+        probs = step_logits.softmax(-1)
+        token = torch.multinomial(probs.flatten(0, 1), 1, generator=generator).view(n, -1)   # (n, J)
+        token = torch.where(pad_mask[s], torch.full_like(token, c.pad), token)
+        out.append(token)
+        if s + 1 < steps:
+            feed = torch.cat([token, token]) if use_cfg else token
+            logits = lm(cond, feed[:, None], books[s:s + 1], caches=caches, start=s + 1)[:, -1]
+    return unlayout(torch.stack(out, dim=1), c)
+
