@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from course_lib.audio.codec import Codec, CodecConfig, codec_loss
+from course_lib.data.sound_clips import VERSION as CLIPS_VERSION
 from course_lib.data.sound_clips import load_sound_clips
 from course_lib.runtime import settings_key
 from course_lib.train import TrainingRun, TrainSettings, load_or_train, random_batches
@@ -32,6 +33,7 @@ class CodecRecipe:
     """The codec's sizes, the number of training clips and the optimisation."""
     model: CodecConfig = CodecConfig()
     clips: int = 800
+    clips_version: int = CLIPS_VERSION      # retrain when the clips change
     train: TrainSettings = TrainSettings(steps=800, batch_size=16, lr=2e-3, warmup=20, decay="cosine")
 
     def __post_init__(self):

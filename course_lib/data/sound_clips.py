@@ -6,9 +6,13 @@ and the token LM learns to generate from a prompt.
 
 Every clip is a formula or eSpeak NG, so its attributes are exact:
 
-- **notes** of the course's additive synthesiser (`music.synth`, day 14) in its four
-  timbres, named by their harmonic content: "bright" (6 harmonics), "mellow" (4),
-  "soft" (4, weaker), "dark" (3) — pitch C3..C5 (MIDI 48-72), 0.5 s with its envelope;
+- **notes** of the course's additive synthesiser (`music.synth`, day 14) in four
+  timbres, named by their harmonic content (`TIMBRE_HARMONICS`): "bright" (8 harmonics
+  falling slowly, a sawtooth's kind), "mellow" (odd harmonics only, a clarinet's kind),
+  "soft" (almost a pure sine, a flute's kind), "dark" (day 14's bass voice: 3 harmonics)
+  — pitch C3..C5 (MIDI 48-72), 0.5 s with day 14's envelope. (Day 14's alto and tenor
+  voices differ by 2-3 dB in their upper harmonics: a classifier trained on real clips
+  confused them, and so did everything it judged after Opus at 24 kbps.)
 - **drums** of `data.sounds`: "kick", "snare", "hat";
 - **effects**: "beep" (a 1 kHz tone, 0.3 s), "chirp" (300 Hz -> 3 kHz, 0.5 s), "noise"
   (a decaying noise burst, 0.3 s);
@@ -27,12 +31,12 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["SAMPLE_RATE", "CLIP_SAMPLES", "TIMBRES", "DRUMS", "EFFECTS", "CLASSES", "LOUDNESS", "PITCHES",
+__all__ = ["SAMPLE_RATE", "CLIP_SAMPLES", "TIMBRES", "TIMBRE_HARMONICS", "DRUMS", "EFFECTS", "CLASSES", "LOUDNESS", "PITCHES",
            "SoundClips", "note_name", "prompt", "make_clip", "make_sound_clips", "load_sound_clips"]
 
 SAMPLE_RATE = 16_000
 CLIP_SAMPLES = SAMPLE_RATE                    # one second: 50 codec frames at a hop of 320
-TIMBRES = ("bright", "mellow", "soft", "dark")   # music.synth's voices 0-3
+TIMBRES = ("bright", "mellow", "soft", "dark")   # their spectra: TIMBRE_HARMONICS
 DRUMS = ("kick", "snare", "hat")
 EFFECTS = ("beep", "chirp", "noise")
 CLASSES = TIMBRES + DRUMS + EFFECTS + ("speech",)
@@ -40,7 +44,13 @@ LOUDNESS = {"soft": 0.3, "loud": 0.9}         # peak amplitude
 PITCHES = tuple(range(48, 73))                # C3 .. C5
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-VERSION = 1
+TIMBRE_HARMONICS = {
+    "bright": (1.0, 0.7, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15),
+    "mellow": (1.0, 0.0, 0.4, 0.0, 0.25, 0.0, 0.15),
+    "soft": (1.0, 0.1),
+    "dark": (1.0, 0.5, 0.1),
+}
+VERSION = 2
 
 
 @dataclass
@@ -82,7 +92,7 @@ def _sound(kind: str, pitch: int, generator: torch.Generator) -> Tensor:
         from course_lib.music.synth import render_notes
 
         beats = 0.5 * 90 / 60                                    # 0.5 s at the synthesiser's 90 bpm
-        wave = torch.from_numpy(render_notes([Note(0.0, pitch, beats, 100, TIMBRES.index(kind))], sr))
+        wave = torch.from_numpy(render_notes([Note(0.0, pitch, beats, 100, 0)], sr, harmonics=TIMBRE_HARMONICS[kind]))
     elif kind == "kick":
         wave = sounds.kick(sr)
     elif kind == "snare":

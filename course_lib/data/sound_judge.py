@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from course_lib.audio import dsp
 from course_lib.data.sound_clips import CLASSES, SAMPLE_RATE, load_sound_clips
+from course_lib.data.sound_clips import VERSION as CLIPS_VERSION
 from course_lib.runtime import settings_key, step_generator
 from course_lib.train import TrainingRun, TrainSettings, load_or_train, random_batches
 
@@ -81,6 +82,7 @@ class SoundJudgeRecipe:
     optimisation."""
     clips: int = 1100
     degraded: bool = True
+    clips_version: int = CLIPS_VERSION      # retrain when the clips change
     train: TrainSettings = TrainSettings(steps=600, batch_size=32, lr=3e-3, warmup=30, decay="cosine")
 
     def key(self) -> str:

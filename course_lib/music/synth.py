@@ -39,10 +39,11 @@ def envelope(length: int, sample_rate: int) -> np.ndarray:
 
 
 def render_notes(notes: list[Note], sample_rate: int = 16000, tempo_bpm: float = 90.0,
-                 voices: bool = True) -> np.ndarray:
+                 voices: bool = True, harmonics: tuple[float, ...] | None = None) -> np.ndarray:
     """Mix `notes` into a mono float32 waveform (T,) peak-normalised to 0.9.
 
-    voices=True gives each part (mod 4) its own timbre; voices=False uses the soprano's.
+    voices=True gives each part (mod 4) its own timbre; voices=False uses the soprano's;
+    `harmonics` (amplitudes of harmonics 1, 2, ...) overrides both for every note.
     """
     if tempo_bpm <= 0:
         raise ValueError(f"tempo_bpm must be positive; got {tempo_bpm}")
@@ -60,7 +61,7 @@ def render_notes(notes: list[Note], sample_rate: int = 16000, tempo_bpm: float =
             continue
         t = np.arange(length) / sample_rate
         f0 = midi_to_hz(note.pitch)
-        amplitudes = VOICE_HARMONICS[note.part % 4 if voices else 0]
+        amplitudes = harmonics if harmonics is not None else VOICE_HARMONICS[note.part % 4 if voices else 0]
         tone = sum(a * np.sin(2 * np.pi * f0 * (k + 1) * t)
                    for k, a in enumerate(amplitudes) if f0 * (k + 1) < sample_rate / 2)
         out[start:start + length] += (note.velocity / 127) * tone * envelope(length, sample_rate)
