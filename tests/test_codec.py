@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from course_lib.audio import dsp
 from course_lib.audio.codec import Codec, CodecConfig, bin_centre_phase, codec_loss
 from course_lib.audio.quality import si_snr
 
@@ -46,7 +47,6 @@ def test_bin_centre_phases_rebuild_a_steady_tone_from_its_magnitudes():
     # random phases instead: frames cancel and most of the tone's energy is gone
     random = torch.rand(target.shape, generator=torch.Generator().manual_seed(0)) * 2 * math.pi
     mag = (target.exp() - codec.config.log_floor).clamp_min(0)
-    from course_lib.audio import dsp
     scrambled = dsp.istft(torch.polar(mag, random), 1280, 320)[:, :16000]
     assert scrambled[0, middle].pow(2).mean() < 0.7 * back[0, middle].pow(2).mean()
 

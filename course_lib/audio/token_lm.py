@@ -144,8 +144,9 @@ class TokenLM(nn.Module):
         return self.head(self.norm(x)).view(b, length, self.config.num_codebooks, -1)
 
 
-def _drop_condition(lm: TokenLM, cond, generator=None):
-    keep = torch.rand(len(cond[0]), generator=generator) >= lm.config.cond_dropout
+def _drop_condition(lm: TokenLM, cond):
+    """Each row's whole condition replaced by the nulls with probability cond_dropout."""
+    keep = torch.rand(len(cond[0])) >= lm.config.cond_dropout
     nulls = lm.null_condition(len(cond[0]), cond[0].device)
     return tuple(torch.where(keep.to(c.device), c, n) for c, n in zip(cond, nulls))
 
@@ -195,11 +196,11 @@ def sample_codes(lm: TokenLM, labels: Tensor, pitches: Tensor, loud: Tensor, fra
     if use_cfg:                                                  # one batch: conditional rows, then null rows
         cond = tuple(torch.cat([a, b]) for a, b in zip(cond, lm.null_condition(n)))
     rows = len(cond[0])
-    steps = pattern_steps("delay" if c.pattern == "delay" else "flattened", frames, c.num_codebooks)
+    steps = pattern_steps(c.pattern, frames, c.num_codebooks)
     if steps > c.max_steps:
         raise ValueError(f"{frames} frames need {steps} steps; this model has max_steps={c.max_steps}")
-    _, books = layout(torch.zeros(1, c.num_codebooks, frames, dtype=torch.long), c)   # (S, J)
-    pad_mask = layout(torch.zeros(1, c.num_codebooks, frames, dtype=torch.long), c)[0][0] == c.pad   # (S, J)
+    template, books = layout(torch.zeros(1, c.num_codebooks, frames, dtype=torch.long), c)   # (1, S, J), (S, J)
+    pad_mask = template[0] == c.pad                                             # the delay pattern's corners
     caches = [KVCache() for _ in range(c.depth)]
     tokens = torch.zeros(rows, 0, books.shape[1], dtype=torch.long)
     logits = lm(cond, tokens, books[:0], caches=caches, start=0)[:, -1]            # (rows, K, V+1)
