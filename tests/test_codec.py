@@ -1,7 +1,8 @@
 """Day 15's neural audio codec: frame rate and bitrate, the bin-centre phases (a tone at a
 bin's centre comes back exactly from its true magnitudes), exact lengths, codes that decode
-to what the forward pass reconstructs, the unquantized warm-up, and a few training steps
-that lower the loss."""
+to what the forward pass reconstructs, the unquantized warm-up, a few training steps that
+lower the loss, the log-mel term's floor, and the lesson's trained codec: better with
+every codebook and far better than µ-law at the same bitrate."""
 
 import math
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from course_lib.audio import dsp
-from course_lib.audio.codec import Codec, CodecConfig, bin_centre_phase, codec_loss
+from course_lib.audio.codec import Codec, CodecConfig, bin_centre_phase, codec_loss, log_mel_of_magnitudes
 from course_lib.audio.quality import si_snr
 
 
@@ -93,3 +94,36 @@ def test_a_few_steps_lower_the_loss_and_quantizer_dropout_varies_codebooks():
         used.add(parts["codebooks"])
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5, losses
     assert len(used) >= 3
+
+
+def test_the_log_mel_term_is_zero_for_a_perfect_prediction_and_floored():
+    fb = dsp.mel_filterbank(16000, 1280, 80)
+    mag = torch.rand(2, 641, 5)
+    same = log_mel_of_magnitudes(mag, fb)
+    assert same.shape == (2, 80, 5)
+    silent = torch.zeros(1, 641, 5)
+    silent[0, 100, 2] = 1.0                                      # one loud bin: the rest sits on the floor
+    floored = log_mel_of_magnitudes(silent, fb)
+    assert torch.isclose(floored.max() - floored.min(), torch.tensor(3.0))    # 60 dB = 3 decades
+    with pytest.raises(ValueError, match="mel_weight"):
+        CodecConfig(mel_weight=-1.0)
+
+
+def test_the_lessons_codec_gets_better_with_codebooks_and_beats_mulaw():
+    """Trains (or loads) the cpu preset, about a minute on 2 cores: `make test` runs the unit
+    tests first, so day 15's lesson then loads it from artifacts/."""
+    from course_lib.audio.codec_train import CODEC_PRESETS, train_codec
+    from course_lib.audio.quality import mel_distance
+    from course_lib.audio.reference_codecs import mulaw_downsample
+    from course_lib.data.sound_clips import load_sound_clips
+
+    codec = train_codec(CODEC_PRESETS["cpu"], progress=False).model
+    test = load_sound_clips("test", n=440)
+    with torch.no_grad():
+        codes = codec.encode(test.waves[::4])                     # 110 clips, 10 per class
+        mel = [mel_distance(codec.decode(codes[:, :n]), test.waves[::4]).mean().item() for n in (1, 2, 4, 8)]
+    mulaw = mel_distance(torch.stack([mulaw_downsample(w, bitrate=3200) for w in test.waves[::4]]),
+                         test.waves[::4]).mean().item()
+    assert mel[0] > mel[1] > mel[2], mel                          # measured 0.078, 0.066, 0.062
+    assert mel[3] <= mel[2] + 0.002, mel                          # 8 codebooks: 0.061, no worse than 4
+    assert mel[3] < 0.5 * mulaw, (mel, mulaw)                     # µ-law at the same 3.2 kbit/s: 0.20

@@ -45,7 +45,7 @@ class CodecRecipe:
 
 
 CODEC_PRESETS = {
-    # 1.4 M parameters; 800 steps of 16 one-second clips, the first 400 unquantized: ~45-51 s on 2 CPU cores.
+    # 1.4 M parameters; 800 steps of 16 one-second clips, the first 400 unquantized: ~50 s on 2 CPU cores.
     "cpu": CodecRecipe(),
     "gpu": CodecRecipe(model=CodecConfig(hidden=512, latent_dim=16, warmup_steps=2000), clips=4000,
                        train=TrainSettings(steps=8000, batch_size=32, lr=1e-3, warmup=200, decay="cosine")),
