@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from course_lib.audio.quality import mel_distance, pesq_wb, si_snr, stoi
-from course_lib.audio.reference_codecs import mulaw_decode, mulaw_downsample, mulaw_encode, opus_roundtrip
+from course_lib.audio.reference_codecs import (mulaw_decode, mulaw_downsample, mulaw_encode, opus_roundtrip,
+                                               opus_roundtrip_clips)
 from course_lib.audio.style import adain, channel_stats
 from course_lib.data.sound_clips import make_clip
 
@@ -83,6 +84,17 @@ def test_opus_roundtrip_is_aligned_and_near_its_bitrate(speech):
     assert mel_distance(opus_roundtrip(speech, kbps=32)[0], speech) < mel_distance(decoded, speech)
     with pytest.raises(ValueError, match="kbps"):
         opus_roundtrip(speech, kbps=2)
+
+
+def test_opus_of_clips_played_in_a_row_is_each_clip_coded_alone(speech):
+    clips = torch.stack([speech, make_clip("beep", onset=0.1, seed=0), make_clip("bright", 60, onset=0.0, seed=1)])
+    together, bps = opus_roundtrip_clips(clips, kbps=12)
+    assert together.shape == clips.shape and 8_000 < bps < 16_000
+    for clip, back in zip(clips, together):
+        alone = opus_roundtrip(clip, kbps=12)[0]
+        assert abs(mel_distance(back, clip) - mel_distance(alone, clip)) < 0.02   # coded as if alone
+    with pytest.raises(ValueError, match="waves"):
+        opus_roundtrip_clips(speech)
 
 
 def test_adain_gives_the_style_statistics_and_keeps_the_content_shape():

@@ -43,3 +43,19 @@ def test_clips_are_balanced_deterministic_and_cached(tmp_path, monkeypatch):
     assert not torch.equal(test.waves, clips.waves)
     with pytest.raises(ValueError, match="split"):
         sc.make_sound_clips("valid")
+
+
+def test_a_melody_plays_its_notes_in_order():
+    from course_lib.data.sound_clips import make_melody
+    from course_lib.data.sound_judge import note_pitch
+
+    melody = [55, 60, 64, 67]
+    wave = make_melody("bright", melody, note_seconds=0.25)
+    assert wave.shape == (16000,) and 0.85 < wave.abs().max() < 0.95
+    heard = [note_pitch(wave[i * 4000 + 800:(i + 1) * 4000 - 800]) for i in range(4)]
+    assert all(abs(h - p) < 0.3 for h, p in zip(heard, melody))
+    assert make_melody("soft", melody, loud=False).abs().max() < 0.35
+    for kwargs, match in ((dict(kind="kick"), "timbres"), (dict(pitches=[30]), "pitches"),
+                          (dict(note_seconds=0.3), "fit")):
+        with pytest.raises(ValueError, match=match):
+            make_melody(**{"kind": "bright", "pitches": melody, **kwargs})

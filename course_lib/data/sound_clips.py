@@ -31,8 +31,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["SAMPLE_RATE", "CLIP_SAMPLES", "TIMBRES", "TIMBRE_HARMONICS", "DRUMS", "EFFECTS", "CLASSES", "LOUDNESS", "PITCHES",
-           "SoundClips", "note_name", "prompt", "make_clip", "make_sound_clips", "load_sound_clips"]
+__all__ = ["SAMPLE_RATE", "CLIP_SAMPLES", "TIMBRES", "TIMBRE_HARMONICS", "DRUMS", "EFFECTS", "CLASSES", "LOUDNESS",
+           "MAX_ONSET", "PITCHES",
+           "SoundClips", "note_name", "prompt", "make_clip", "make_melody", "make_sound_clips", "load_sound_clips"]
 
 SAMPLE_RATE = 16_000
 CLIP_SAMPLES = SAMPLE_RATE                    # one second: 50 codec frames at a hop of 320
@@ -41,6 +42,7 @@ DRUMS = ("kick", "snare", "hat")
 EFFECTS = ("beep", "chirp", "noise")
 CLASSES = TIMBRES + DRUMS + EFFECTS + ("speech",)
 LOUDNESS = {"soft": 0.3, "loud": 0.9}         # peak amplitude
+MAX_ONSET = 0.2                               # onsets are drawn in [0, MAX_ONSET) seconds
 PITCHES = tuple(range(48, 73))                # C3 .. C5
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -131,6 +133,28 @@ def make_clip(kind: str, pitch: int = 60, loud: bool = True, onset: float = 0.0,
     return out
 
 
+def make_melody(kind: str, pitches: list[int], note_seconds: float = 0.25, loud: bool = True) -> Tensor:
+    """A one-second clip (CLIP_SAMPLES,) of notes of timbre `kind` played one after the
+    other, `note_seconds` each from t = 0, with day 14's envelope on every note (for style
+    transfer: the same melody in another timbre)."""
+    from course_lib.music.midi import Note
+    from course_lib.music.synth import render_notes
+
+    if kind not in TIMBRES:
+        raise ValueError(f"kind must be one of the timbres {TIMBRES}; got {kind!r}")
+    if not pitches or any(p not in PITCHES for p in pitches):
+        raise ValueError(f"pitches must be MIDI numbers in {PITCHES[0]}..{PITCHES[-1]}; got {pitches!r}")
+    if not 0 < note_seconds * len(pitches) <= 1.0:
+        raise ValueError(f"{len(pitches)} notes of {note_seconds} s do not fit in one second")
+    beats = note_seconds * 90 / 60                               # the synthesiser's 90 bpm
+    notes = [Note(i * beats, int(p), beats, 100, 0) for i, p in enumerate(pitches)]
+    wave = torch.from_numpy(render_notes(notes, SAMPLE_RATE, harmonics=TIMBRE_HARMONICS[kind]))
+    out = torch.zeros(CLIP_SAMPLES)
+    n = min(len(wave), CLIP_SAMPLES)
+    out[:n] = wave[:n] * LOUDNESS["loud" if loud else "soft"] / 0.9
+    return out
+
+
 def make_sound_clips(split: str = "train", n: int = 800, seed: int = 0) -> SoundClips:
     """`n` clips with classes cycling through CLASSES (balanced), random pitch, loudness
     and onset from a generator seeded by (seed, split)."""
@@ -144,7 +168,7 @@ def make_sound_clips(split: str = "train", n: int = 800, seed: int = 0) -> Sound
     pitches = torch.tensor(PITCHES)[torch.randint(len(PITCHES), (n,), generator=g)]
     pitches = torch.where(labels < len(TIMBRES), pitches, torch.full_like(pitches, -1))
     loud = torch.rand(n, generator=g) < 0.5
-    onsets = torch.rand(n, generator=g) * 0.2
+    onsets = torch.rand(n, generator=g) * MAX_ONSET
     seeds = torch.randint(2 ** 31 - 1, (n,), generator=g)
     waves = torch.stack([make_clip(CLASSES[c], int(p) if p >= 0 else 60, bool(ld), float(o), int(s))
                          for c, p, ld, o, s in zip(labels, pitches, loud, onsets, seeds)])

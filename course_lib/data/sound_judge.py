@@ -39,7 +39,7 @@ from course_lib.runtime import settings_key, step_generator
 from course_lib.train import TrainingRun, TrainSettings, load_or_train, random_batches
 
 __all__ = ["SoundJudge", "SoundJudgeRecipe", "SOUND_JUDGE_RECIPE", "TrainedSoundJudge", "TEST_CLIPS",
-           "log_mel_of", "degrade", "train_sound_judge", "load_sound_judge", "note_pitch"]
+           "log_mel_of", "degrade", "train_sound_judge", "load_sound_judge", "note_pitch", "sound_onsets"]
 
 TEST_CLIPS = 440           # held-out clips (40 per class) the accuracy is measured on
 N_MELS, N_FFT, HOP = 64, 1024, 256
@@ -159,3 +159,13 @@ def note_pitch(wave: Tensor, fmin: float = 100.0, fmax: float = 600.0) -> float:
         return math.nan
     return 69 + 12 * math.log2(f0[voiced].median().item() / 440.0)
 
+
+
+def sound_onsets(clips: Tensor, hop: int = 160, sample_rate: int = 16_000) -> Tensor:
+    """The onset of each clip (N, T) in seconds: the start of its first `hop`-sample frame
+    (10 ms) whose energy reaches a tenth (−10 dB) of the clip's loudest frame (N,)."""
+    if not isinstance(clips, Tensor) or clips.ndim != 2 or clips.shape[1] < hop:
+        raise ValueError(f"clips must be a tensor (N, T) with T >= {hop}; got {getattr(clips, 'shape', type(clips))}")
+    energy = clips[:, :clips.shape[1] // hop * hop].reshape(len(clips), -1, hop).pow(2).mean(-1)
+    first = (energy >= 0.1 * energy.amax(1, keepdim=True)).float().argmax(1)
+    return first * hop / sample_rate
