@@ -5,8 +5,8 @@ conditional model, and a few steps on a tiny data set lower the loss."""
 import pytest
 import torch
 
-from course_lib.audio.token_lm import (TokenLM, TokenLMConfig, code_nll, layout, sample_codes, token_lm_loss,
-                                       unlayout)
+from course_lib.audio.token_lm import (SoundCondition, TokenLM, TokenLMConfig, code_nll, drop_condition, layout,
+                                       onset_frames, sample_codes, token_lm_loss, unlayout)
 from course_lib.data.sound_clips import PITCHES
 
 
@@ -20,7 +20,8 @@ def batch(n=4, frames=5, seed=0):
     codes = torch.randint(8, (n, 3, frames), generator=g)
     labels = torch.arange(n) % 11
     pitches = torch.where(labels < 4, torch.full((n,), PITCHES[3]), torch.full((n,), -1))
-    return codes, labels, pitches, torch.ones(n, dtype=torch.bool)
+    onsets = torch.tensor([0.0, 0.05, -1.0, 0.19] * n)[:n]                    # -1: anywhere
+    return codes, labels, pitches, torch.ones(n, dtype=torch.bool), onsets
 
 
 @pytest.mark.parametrize("pattern,steps,per_step", [("delay", 7, 3), ("flattened", 15, 1)])
@@ -36,9 +37,9 @@ def test_layouts_invert_and_have_their_step_counts(pattern, steps, per_step):
 def test_cached_steps_give_the_full_forward_pass_logits():
     torch.manual_seed(0)
     lm = TokenLM(tiny()).eval()
-    codes, labels, pitches, loud = batch(2)
+    codes, labels, pitches, loud, onsets = batch(2)
     tokens, books = layout(codes, lm.config)
-    cond = TokenLM.condition_ids(labels, pitches, loud)
+    cond = SoundCondition.ids(labels, pitches, loud, onsets)
     full = lm(cond, tokens, books)                                  # (2, S + 1, K, V + 1)
     from course_lib.nn.attention import KVCache
     caches = [KVCache() for _ in range(lm.config.depth)]
@@ -68,7 +69,7 @@ def test_the_loss_ignores_pads_and_falls_on_a_tiny_set():
 def test_sampling_shapes_pads_and_guidance_one(pattern):
     torch.manual_seed(0)
     lm = TokenLM(tiny(pattern)).eval()
-    _, labels, pitches, loud = batch(3)
+    _, labels, pitches, loud, _ = batch(3)
     a = sample_codes(lm, labels, pitches, loud, frames=5, guidance=1.0, generator=torch.Generator().manual_seed(1))
     assert a.shape == (3, 3, 5) and a.max() < 8                               # no pad left in the codes
     b = sample_codes(lm, labels, pitches, loud, frames=5, guidance=1.0, generator=torch.Generator().manual_seed(1))
@@ -79,3 +80,45 @@ def test_sampling_shapes_pads_and_guidance_one(pattern):
     assert unconditioned.shape == a.shape
     with pytest.raises(ValueError, match="max_steps"):
         sample_codes(lm, labels, pitches, loud, frames=40)
+
+
+def test_onsets_become_frames_and_dropout_nulls_whole_rows_or_the_onset():
+    assert onset_frames(torch.tensor([0.0, 0.0199, 0.02, 0.199, -1.0])).tolist() == [0, 0, 1, 9, -1]
+    _, labels, pitches, loud, onsets = batch(400)
+    cond = SoundCondition.ids(labels, pitches, loud, onsets)
+    null = SoundCondition.null(400)
+    assert cond[3][2] == null[3][0]                                          # onset -1: the null entry
+    torch.manual_seed(0)
+    dropped = drop_condition(cond, 0.5)
+    whole = (dropped[0] == null[0]) & (cond[0] != null[0])
+    assert 0.4 < whole.float().mean() < 0.6                                   # rows dropped at the rate
+    assert all((d[whole] == z[whole]).all() for d, z in zip(dropped, null))   # ... entirely
+    onset_only = ~whole & (dropped[3] == null[3]) & (cond[3] != null[3])
+    assert onset_only.any() and (dropped[0][onset_only] == cond[0][onset_only]).all()
+    assert all(torch.equal(a, b) for a, b in zip(drop_condition(cond, 0.0), cond))
+
+
+def test_tag_prompts_split_words_and_tags_in_order():
+    from course_lib.audio.tag_prompts import join_segments, parse_tag_prompt, tag_prompt_conditions
+
+    segments = parse_tag_prompt("count  with me [beep][Snare] and [music] [applause]")
+    assert segments == [("speech", "count with me"), ("beep", "[beep]"), ("snare", "[Snare]"), ("speech", "and"),
+                        ("bright", "[music]"), ("noise", "[applause]")]
+    labels, pitches, loud, onsets = tag_prompt_conditions(segments, pitch=64)
+    assert labels.tolist() == [10, 7, 5, 10, 0, 9] and pitches.tolist() == [-1, -1, -1, -1, 64, -1]
+    assert loud.all() and (onsets == 0).all()
+    assert join_segments(torch.ones(3, 16000), seconds=0.5).shape == (24000,)
+    for bad, match in (("[laugh] hi", "unknown tag"), ("[beep", "unbalanced"), ("  ", "non-empty")):
+        with pytest.raises(ValueError, match=match):
+            parse_tag_prompt(bad)
+
+
+def test_the_timing_track_counts_frames_to_the_onset():
+    delay_lm, flat_lm = TokenLM(tiny("delay")), TokenLM(tiny("flattened"))
+    onset_ids = SoundCondition.ids(torch.tensor([0, 0]), torch.tensor([-1, -1]), torch.ones(2, dtype=torch.bool),
+                                   torch.tensor([0.041, -1.0]))[3]                 # frame 2; anywhere
+    positions = torch.arange(7)
+    w = delay_lm.config.timing_window                                            # 3: states 1 .. 7
+    assert delay_lm.timing_states(onset_ids, positions).tolist() == [[2, 3, 4, 5, 6, 7, 7], [0] * 7]
+    assert flat_lm.timing_states(onset_ids, positions).tolist()[0] == [2, 2, 2, 3, 3, 3, 4]   # frame = p // 3
+    assert w == 3

@@ -12,13 +12,20 @@
   dead-code restarts, the straight-through estimator, quantizer dropout, bitrate.
 - `codebook_patterns` (day 15): how a token LM interleaves K codebooks — MusicGen's delay
   pattern and the flattened one, with their inverses and step counts.
-- `codec`, `codec_train` (day 15, in progress): a neural audio codec — an STFT-frame
-  convolutional encoder, residual VQ (50 frames/s, 8 x 256 codes = 3.2 kbps), a decoder
-  predicting per-bin log magnitudes and phase-vocoder phase advances for one inverse
-  STFT — and its recipe trained on `data.sound_clips`.
-- `token_lm` (day 15, in progress): a decoder-only transformer over codec codes in the
-  delay or flattened layout, conditioned on a sound's class, pitch and loudness, with
-  classifier-free guidance, temperature / top-k and a KV cache.
+- `codec`, `codec_train` (day 15): a neural audio codec — an STFT-frame convolutional
+  encoder, residual VQ (50 frames/s, 8 x 256 codes = 3.2 kbps), a decoder predicting
+  per-bin log magnitudes and phase-vocoder phase advances for one inverse STFT, a loss
+  with a log-mel term — and its recipe trained on `data.sound_clips`.
+- `token_lm` (day 15): a decoder-only transformer over codec codes in the delay or
+  flattened layout, conditioned on a sound's class, pitch and loudness and on a
+  frame-aligned onset track, with classifier-free guidance, temperature / top-k and a
+  KV cache.
+- `fine_codes` (day 15): VALL-E's non-autoregressive stage — every finer codebook for all
+  frames at once, one bidirectional pass per codebook.
+- `token_lm_train` (day 15): the token LM's and the fine stage's recipes, presets and
+  load-or-train on the codec's codes of the sound clips.
+- `tag_prompts` (day 15): Bark-style prompts, words and `[tags]` split into segments the
+  token LM can generate in order.
 - `quality` (day 15): how close decoded audio is — mel distance, SI-SNR, and PESQ / STOI
   from their packages.
 - `reference_codecs` (day 15): what a neural codec is compared with — Opus through

@@ -9,20 +9,29 @@ A decoder-only transformer predicts them, one *step* at a time, in one of two la
     "flattened"  step s holds one token, codebook s mod K of frame s // K: T·K steps
 
 A step's input is the sum of its tokens' embeddings (one table per codebook, with a
-`pad` entry for "no token here"), plus a learned position. The first position is the
-**condition**: the sum of attribute embeddings — the sound's class, its pitch (notes
-only) and its loudness (`data.sound_clips`' labels), each with a "null" entry. Training
-replaces the whole condition by the nulls with probability `cond_dropout`, so the same
-model also predicts *unconditionally*, and sampling uses **classifier-free guidance**
-(Ho & Salimans 2022, as MusicGen does):
+`pad` entry for "no token here"), a learned position, and two conditioning signals:
+
+- the **attributes** (`SoundCondition`): the sum of a class, a pitch (notes only) and a
+  loudness embedding (`data.sound_clips`' labels), each with a "null" entry, added to
+  every position (position 0 is a start token that carries only them);
+- the **timing track**: where the sound should start, as an embedding per position of
+  d = (the frame it predicts) − (the onset frame), clipped to ±`timing_window` frames,
+  or "no onset given" — a countdown to the onset aligned with the frames
+  (frame-aligned conditioning, as video-to-audio models feed per-frame video features).
+  A prefix token that only named the onset frame was followed loosely.
+
+Training replaces the whole condition by the nulls with probability `cond_dropout` (and
+the onset alone with the same probability, so a sound can be asked for "anywhere"), so
+the same model also predicts *unconditionally*, and sampling uses **classifier-free
+guidance** (Ho & Salimans 2022, as MusicGen does):
 
     logits = logits(null) + w · (logits(condition) − logits(null))
 
 then temperature and top-k. Sampling runs one step at a time with a KV cache (`nn.attention`).
 
     lm = TokenLM(TokenLMConfig(num_codebooks=4, codebook_size=256, pattern="delay"))
-    loss = token_lm_loss(lm, (codes, labels, pitches, loud))     # codes (B, 4, 50)
-    codes = sample_codes(lm, labels, pitches, loud, frames=50, guidance=3.0)   # (B, 4, 50)
+    loss = token_lm_loss(lm, (codes, labels, pitches, loud, onsets))     # codes (B, 4, 50)
+    codes = sample_codes(lm, labels, pitches, loud, onsets, frames=50, guidance=3.0)   # (B, 4, 50)
 """
 
 from __future__ import annotations
@@ -35,11 +44,12 @@ from torch import Tensor, nn
 
 from course_lib.audio.codebook_patterns import delay, flatten_codes, pattern_steps, undelay, unflatten_codes
 from course_lib.checks import check_positive_int, check_range, check_shape
-from course_lib.data.sound_clips import CLASSES, PITCHES
+from course_lib.data.sound_clips import CLASSES, MAX_ONSET, PITCHES, SAMPLE_RATE
 from course_lib.music.transformer import DecoderBlock, MusicTransformerConfig, top_k_filter
 from course_lib.nn.attention import KVCache
 
-__all__ = ["TokenLMConfig", "TokenLM", "layout", "unlayout", "token_lm_loss", "sample_codes", "code_nll"]
+__all__ = ["TokenLMConfig", "SoundCondition", "onset_frames", "drop_condition", "TokenLM", "layout", "unlayout",
+           "token_lm_loss", "sample_codes", "code_nll"]
 
 
 @dataclass(frozen=True)
@@ -55,9 +65,10 @@ class TokenLMConfig:
     max_steps: int = 256
     dropout: float = 0.1
     cond_dropout: float = 0.15
+    timing_window: int = 3
 
     def __post_init__(self):
-        for name in ("num_codebooks", "codebook_size", "dim", "heads", "depth", "max_steps"):
+        for name in ("num_codebooks", "codebook_size", "dim", "heads", "depth", "max_steps", "timing_window"):
             check_positive_int(getattr(self, name), name)
         if self.pattern not in ("delay", "flattened"):
             raise ValueError(f"pattern must be 'delay' or 'flattened'; got {self.pattern!r}")
@@ -90,19 +101,75 @@ def unlayout(tokens: Tensor, config: TokenLMConfig) -> Tensor:
     return unflatten_codes(tokens[..., 0], config.num_codebooks)
 
 
+ONSET_FRAMES = round(MAX_ONSET * SAMPLE_RATE / 320)        # onsets in [0, 0.2) s: frames 0..9 at 50 frames/s (hop 320)
+
+
+def onset_frames(onsets: Tensor, hop: int = 320) -> Tensor:
+    """Onsets in seconds (N,) -> codec frame indices (N,) long, clamped to [0, ONSET_FRAMES);
+    a negative onset means "anywhere" (the null entry)."""
+    frames = (onsets * SAMPLE_RATE / hop).floor().long().clamp(0, ONSET_FRAMES - 1)
+    return torch.where(onsets < 0, torch.full_like(frames, -1), frames)
+
+
+class SoundCondition(nn.Module):
+    """The attributes of a sound clip as one vector (B, D): the sum of a class, a pitch and
+    a loudness embedding, each table with a null entry (last) for "not given".
+    ids(labels, pitches, loud, onsets) turns sound-clip labels into the table indices (the
+    fourth, the onset frame, is for models that place the sound: `TokenLM`'s timing track)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.class_embed = nn.Embedding(len(CLASSES) + 1, dim)               # + null
+        self.pitch_embed = nn.Embedding(len(PITCHES) + 2, dim)               # + "no pitch" + null
+        self.loud_embed = nn.Embedding(3, dim)                               # soft, loud, null
+
+    @staticmethod
+    def ids(labels: Tensor, pitches: Tensor, loud: Tensor, onsets: Tensor | None = None) -> tuple[Tensor, ...]:
+        """labels (N,) into CLASSES, MIDI pitches (N,) (−1: none), loud (N,) bool, onsets (N,)
+        seconds (−1 or None: anywhere) -> four index tensors (N,)."""
+        pitch_ids = torch.where(pitches >= 0, pitches - PITCHES[0], torch.full_like(pitches, len(PITCHES)))
+        if onsets is None:
+            onsets = torch.full(labels.shape, -1.0)
+        onset_ids = onset_frames(onsets.float())
+        onset_ids = torch.where(onset_ids < 0, torch.full_like(onset_ids, ONSET_FRAMES), onset_ids)
+        return labels.long(), pitch_ids.long(), loud.long(), onset_ids.to(labels.device)
+
+    @staticmethod
+    def null(batch: int, device=None) -> tuple[Tensor, ...]:
+        """The null condition (every attribute "not given") for `batch` rows."""
+        full = lambda v: torch.full((batch,), v, dtype=torch.long, device=device)   # noqa: E731
+        return full(len(CLASSES)), full(len(PITCHES) + 1), full(2), full(ONSET_FRAMES)
+
+    def forward(self, cond: tuple[Tensor, ...]) -> Tensor:
+        c, p, ld = cond[:3]
+        return self.class_embed(c) + self.pitch_embed(p) + self.loud_embed(ld)   # (B, D)
+
+
+def drop_condition(cond: tuple[Tensor, ...], rate: float) -> tuple[Tensor, ...]:
+    """Training's condition dropout: each row's whole condition replaced by the nulls with
+    probability `rate`, and, independently, its onset alone with the same probability."""
+    n = len(cond[0])
+    keep = torch.rand(n) >= rate
+    keep_onset = keep & (torch.rand(n) >= rate)
+    nulls = SoundCondition.null(n, cond[0].device)
+    masks = (keep, keep, keep, keep_onset)
+    return tuple(torch.where(m.to(c.device), c, z) for c, z, m in zip(cond, nulls, masks))
+
+
 class TokenLM(nn.Module):
     """(condition ids, tokens (B, S, J), codebooks (S, J)) -> logits (B, S + 1, K, V + 1):
-    position 0 is the condition, position s + 1 the step s; the output at position p
-    predicts the tokens of step p (every codebook's head; the layout picks which count)."""
+    position 0 is the start token, position s + 1 the step s; the output at position p
+    predicts the tokens of step p (every codebook's head; the layout picks which count).
+    Every position also gets the attributes' vector and its timing-track embedding."""
 
     def __init__(self, config: TokenLMConfig):
         super().__init__()
         self.config = c = config
         vocab = c.codebook_size + 1                                             # codes + pad
         self.code_embed = nn.Embedding(c.num_codebooks * vocab, c.dim)         # one table per codebook
-        self.class_embed = nn.Embedding(len(CLASSES) + 1, c.dim)               # + null
-        self.pitch_embed = nn.Embedding(len(PITCHES) + 2, c.dim)               # + "no pitch" + null
-        self.loud_embed = nn.Embedding(3, c.dim)                               # soft, loud, null
+        self.condition = SoundCondition(c.dim)
+        self.start = nn.Parameter(torch.zeros(c.dim))                          # position 0's input
+        self.timing = nn.Embedding(2 * c.timing_window + 2, c.dim)   # onset not given, d = -w .. w
         self.pos = nn.Embedding(c.max_steps + 1, c.dim)
         block = MusicTransformerConfig(vocab_size=1, dim=c.dim, heads=c.heads, depth=c.depth,
                                        context=c.max_steps + 1, relative=False, dropout=c.dropout)
@@ -110,20 +177,16 @@ class TokenLM(nn.Module):
         self.norm = nn.LayerNorm(c.dim)
         self.head = nn.Linear(c.dim, c.num_codebooks * vocab)
 
-    # condition ids: class in [0, 11), pitch index in [0, 25) or 25 = none, loud 0/1; nulls at the end
-    def null_condition(self, batch: int, device=None) -> tuple[Tensor, Tensor, Tensor]:
-        full = lambda v: torch.full((batch,), v, dtype=torch.long, device=device)   # noqa: E731
-        return full(len(CLASSES)), full(len(PITCHES) + 1), full(2)
-
-    @staticmethod
-    def condition_ids(labels: Tensor, pitches: Tensor, loud: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Sound-clip labels (N,), MIDI pitches (N,) (−1: none), loud (N,) bool -> embedding ids."""
-        pitch_ids = torch.where(pitches >= 0, pitches - PITCHES[0], torch.full_like(pitches, len(PITCHES)))
-        return labels.long(), pitch_ids.long(), loud.long()
-
-    def embed_condition(self, cond: tuple[Tensor, Tensor, Tensor]) -> Tensor:
-        c, p, ld = cond
-        return self.class_embed(c) + self.pitch_embed(p) + self.loud_embed(ld)   # (B, D)
+    def timing_states(self, onset_ids: Tensor, positions: Tensor) -> Tensor:
+        """(B,) onset frames (ONSET_FRAMES = not given), (L,) positions -> (B, L) states: 0 when
+        no onset is given, else 1 + w + d, d = frame − onset frame clipped to [−w, w]
+        (w = timing_window), for the frame whose codebook-1 code position p predicts (p
+        for the delay pattern, p // K flattened)."""
+        w = self.config.timing_window
+        frames = positions if self.config.pattern == "delay" else positions // self.config.num_codebooks
+        o = onset_ids[:, None]
+        states = 1 + w + (frames[None] - o).clamp(-w, w)
+        return torch.where(o == ONSET_FRAMES, torch.zeros_like(states), states)
 
     def embed_steps(self, tokens: Tensor, books: Tensor) -> Tensor:
         """tokens (B, S, J), books (S, J) -> (B, S, D): the sum of the step's token embeddings."""
@@ -135,20 +198,14 @@ class TokenLM(nn.Module):
         then the S steps (L = S + 1); with caches and start > 0, only the S new steps."""
         x = self.embed_steps(tokens, books)                                    # (B, S, D)
         if start == 0:
-            x = torch.cat([self.embed_condition(cond)[:, None], x], dim=1)
+            x = torch.cat([self.start.expand(len(x), 1, -1), x], dim=1)
         positions = torch.arange(start, start + x.shape[1], device=x.device)
-        x = x + self.pos(positions)
+        timing = self.timing(self.timing_states(cond[3], positions))                     # (B, L, D)
+        x = x + self.pos(positions) + self.condition(cond)[:, None] + timing
         for i, block in enumerate(self.blocks):
             x = block(x, None if caches is None else caches[i])
         b, length, _ = x.shape
         return self.head(self.norm(x)).view(b, length, self.config.num_codebooks, -1)
-
-
-def _drop_condition(lm: TokenLM, cond):
-    """Each row's whole condition replaced by the nulls with probability cond_dropout."""
-    keep = torch.rand(len(cond[0])) >= lm.config.cond_dropout
-    nulls = lm.null_condition(len(cond[0]), cond[0].device)
-    return tuple(torch.where(keep.to(c.device), c, n) for c, n in zip(cond, nulls))
 
 
 def _step_losses(lm: TokenLM, logits: Tensor, tokens: Tensor, books: Tensor) -> Tensor:
@@ -161,10 +218,10 @@ def _step_losses(lm: TokenLM, logits: Tensor, tokens: Tensor, books: Tensor) -> 
 
 def token_lm_loss(lm: TokenLM, batch) -> Tensor:
     """Next-step cross-entropy per code (pads excluded) of a batch (codes (B, K, T), labels,
-    pitches, loud), with the condition dropped at rate cond_dropout."""
-    codes, labels, pitches, loud = batch
+    pitches, loud, onsets), with the condition dropped at rate cond_dropout."""
+    codes, labels, pitches, loud, onsets = batch
     tokens, books = layout(codes, lm.config)
-    cond = _drop_condition(lm, TokenLM.condition_ids(labels, pitches, loud))
+    cond = drop_condition(SoundCondition.ids(labels, pitches, loud, onsets), lm.config.cond_dropout)
     logits = lm(cond, tokens[:, :-1], books[:-1])                               # positions 0..S-1
     ce = _step_losses(lm, logits, tokens, books)
     return ce.sum() / (tokens != lm.config.pad).sum()
@@ -172,29 +229,31 @@ def token_lm_loss(lm: TokenLM, batch) -> Tensor:
 
 @torch.no_grad()
 def code_nll(lm: TokenLM, codes: Tensor, labels: Tensor, pitches: Tensor, loud: Tensor,
-             conditioned: bool = True) -> float:
+             onsets: Tensor | None = None, conditioned: bool = True) -> float:
     """Mean negative log-likelihood per code (nats) of codes (B, K, T), with or without the condition."""
     lm.eval()
     tokens, books = layout(codes, lm.config)
-    cond = TokenLM.condition_ids(labels, pitches, loud) if conditioned else lm.null_condition(len(codes))
+    cond = SoundCondition.ids(labels, pitches, loud, onsets) if conditioned else SoundCondition.null(len(codes))
     ce = _step_losses(lm, lm(cond, tokens[:, :-1], books[:-1]), tokens, books)
     return (ce.sum() / (tokens != lm.config.pad).sum()).item()
 
 
 @torch.no_grad()
-def sample_codes(lm: TokenLM, labels: Tensor, pitches: Tensor, loud: Tensor, frames: int = 50,
+def sample_codes(lm: TokenLM, labels: Tensor, pitches: Tensor, loud: Tensor, onsets: Tensor | None = None,
+                 frames: int = 50,
                  guidance: float = 3.0, temperature: float = 1.0, top_k: int | None = 50,
                  conditioned: bool = True, generator: torch.Generator | None = None) -> Tensor:
     """Codes (N, K, frames) sampled step by step with a KV cache: classifier-free guidance
     `guidance` (1: the conditional model alone; `conditioned=False`: the null condition
-    only), then temperature and top-k. Pad positions of the delay pattern are forced."""
+    only), then temperature and top-k. onsets (N,) seconds, or None / −1: anywhere. Pad
+    positions of the delay pattern are forced."""
     c = lm.config
     lm.eval()
     n = len(labels)
-    cond = TokenLM.condition_ids(labels, pitches, loud) if conditioned else lm.null_condition(n)
+    cond = SoundCondition.ids(labels, pitches, loud, onsets) if conditioned else SoundCondition.null(n)
     use_cfg = conditioned and guidance != 1.0
     if use_cfg:                                                  # one batch: conditional rows, then null rows
-        cond = tuple(torch.cat([a, b]) for a, b in zip(cond, lm.null_condition(n)))
+        cond = tuple(torch.cat([a, b]) for a, b in zip(cond, SoundCondition.null(n)))
     rows = len(cond[0])
     steps = pattern_steps(c.pattern, frames, c.num_codebooks)
     if steps > c.max_steps:
