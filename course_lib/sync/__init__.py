@@ -5,6 +5,8 @@
 - `avsync`: audio-visual offsets: the offset search over per-frame embeddings (LSE-D,
   LSE-C), cross-correlation of audio onsets with visual motion, `delay_audio`, the
   per-video-frame mel and frame windows.
+- `foley`: sound for a silent video: wall hits read from a bouncing digit's pixels, an
+  impact generated at each by day 15's token LM with and without the hit times.
 - `syncnet`: the SyncNet-style lip-sync expert (face and audio encoders, BCE on their
   cosine similarity), its training pairs (`FaceWindows`), `embed_clip`, `sync_accuracy`.
 - `syncnet_train`: `SyncNetRecipe`, `PRESETS`, `train_syncnet`.
