@@ -64,7 +64,7 @@ from course_lib.audio.token_lm import TokenLM, TokenLMConfig, code_nll, layout, 
 from course_lib.audio.token_lm_train import (FINE_CODES_PRESETS, TOKEN_LM_PRESETS, clip_codes, train_fine_codes,
                                              train_token_lm)
 from course_lib.data.sound_clips import (CLASSES, PITCHES, SAMPLE_RATE, TIMBRES, load_sound_clips, make_melody,
-                                         note_name)
+                                         note_name, parse_prompt)
 from course_lib.data.sound_judge import load_sound_judge, note_pitch, sound_onsets
 from course_lib.runtime import best_time, get_device, seed_everything, torch_threads
 from course_lib.train import describe, fit, preset, random_batches
@@ -495,6 +495,27 @@ assert nll_cond < nll_null < math.log(256)
 # from the codes before them (a held note repeats its frames; silence is one code), and
 # the condition mostly matters for the first frames, where the sound is chosen.
 #
+# ### Prompts in words
+#
+# A prompt is a few words — the class, the note for a timbre, the loudness — read back
+# into the condition by `parse_prompt` (the inverse of the `prompt` the clips were
+# labelled with). Five of them, each starting 50 ms in, played one after the other, with
+# what the judge and YIN hear:
+
+# %%
+PROMPTS = ["bright C4 loud", "dark G3 soft", "snare loud", "chirp loud", "mellow E4 loud"]
+asked = torch.tensor([parse_prompt(p) for p in PROMPTS])                  # (5, 3): class, pitch, loud
+words_codes = sample_codes(lm, asked[:, 0], asked[:, 1], asked[:, 2].bool(), torch.full((len(PROMPTS),), 0.05),
+                           guidance=GUIDANCE, temperature=TEMPERATURE, generator=torch.Generator().manual_seed(SEED))
+with torch.no_grad():
+    words_waves = codec.decode(words_codes)
+for text, (_, pitch, _), wave, heard in zip(PROMPTS, asked.tolist(), words_waves, judge.predict(words_waves).tolist()):
+    heard_pitch = note_pitch(wave) if pitch >= 0 else math.nan            # nan: no note asked, or none heard
+    yin = f", YIN: {note_name(round(heard_pitch))}" if not math.isnan(heard_pitch) else ""
+    print(f"{text:15s} -> judge: {CLASSES[heard]}{yin}")
+display(play_audio(join_segments(words_waves, seconds=0.8), SAMPLE_RATE))
+
+# %% [markdown]
 # ### Generate from prompts, with and without guidance
 #
 # 220 prompts, 20 per class, notes at random pitches, loud, each with a random onset in

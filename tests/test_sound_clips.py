@@ -59,3 +59,14 @@ def test_a_melody_plays_its_notes_in_order():
                           (dict(note_seconds=0.3), "fit")):
         with pytest.raises(ValueError, match=match):
             make_melody(**{"kind": "bright", "pitches": melody, **kwargs})
+
+
+def test_prompts_parse_back_to_their_attributes():
+    for kind, pitch, loud in (("bright", 60, True), ("dark", 61, False), ("snare", -1, False), ("speech", -1, True)):
+        text = sc.prompt(kind, pitch, loud)
+        assert sc.parse_prompt(text) == (sc.CLASSES.index(kind), pitch, loud)
+    assert sc.parse_prompt("Mellow A4") == (1, 69, True)                     # loudness left out: loud
+    for bad, match in (("violin C4", "start with a class"), ("bright", "needs a pitch"), ("bright C9", "needs a pitch"),
+                       ("snare C4 loud", "could not read"), ("", "prompt such as")):
+        with pytest.raises(ValueError, match=match):
+            sc.parse_prompt(bad)

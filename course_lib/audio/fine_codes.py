@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.audio.token_lm import SoundCondition
+from course_lib.audio.token_lm import SoundCondition, drop_condition
 from course_lib.checks import check_positive_int, check_shape
 from course_lib.nn.attention import MultiHeadAttention
 
@@ -102,8 +102,6 @@ class FineCodes(nn.Module):
 def fine_codes_loss(model: FineCodes, batch) -> Tensor:
     """Cross-entropy of one random fine level per batch, given the levels below it (and the
     condition, dropped like the token LM's at rate 0.15 so either can be used)."""
-    from course_lib.audio.token_lm import drop_condition
-
     codes, labels, pitches, loud, onsets = batch
     c = model.config
     level = int(torch.randint(c.coarse, c.num_codebooks, ()))

@@ -33,7 +33,8 @@ from torch import Tensor
 
 __all__ = ["SAMPLE_RATE", "CLIP_SAMPLES", "TIMBRES", "TIMBRE_HARMONICS", "DRUMS", "EFFECTS", "CLASSES", "LOUDNESS",
            "MAX_ONSET", "PITCHES",
-           "SoundClips", "note_name", "prompt", "make_clip", "make_melody", "make_sound_clips", "load_sound_clips"]
+           "SoundClips", "note_name", "prompt", "parse_prompt", "make_clip", "make_melody", "make_sound_clips",
+           "load_sound_clips"]
 
 SAMPLE_RATE = 16_000
 CLIP_SAMPLES = SAMPLE_RATE                    # one second: 50 codec frames at a hop of 320
@@ -82,6 +83,31 @@ def prompt(kind: str, pitch: int, loud: bool) -> str:
         raise ValueError(f"kind must be one of {CLASSES}; got {kind!r}")
     words = [kind] + ([note_name(pitch)] if kind in TIMBRES else []) + ["loud" if loud else "soft"]
     return " ".join(words)
+
+
+def parse_prompt(text: str) -> tuple[int, int, bool]:
+    """The inverse of `prompt`: "bright C4 loud" -> (label, MIDI pitch, loud) = (0, 60, True).
+    A timbre needs a note (C3..C5, sharps as "C#4"); a class without pitch gets −1; the
+    loudness may be left out (loud)."""
+    if not isinstance(text, str) or not text.split():
+        raise ValueError(f"text must be a prompt such as 'bright C4 loud'; got {text!r}")
+    words = text.lower().split()
+    kind, rest = words[0], words[1:]
+    if kind not in CLASSES:
+        raise ValueError(f"the prompt must start with a class, one of {CLASSES}; got {words[0]!r}")
+    loud = True
+    if rest and rest[-1] in LOUDNESS:
+        loud = rest.pop() == "loud"
+    pitch = -1
+    if kind in TIMBRES:
+        names = {note_name(p).lower(): p for p in PITCHES}
+        if len(rest) != 1 or rest[0] not in names:
+            raise ValueError(f"a {kind} note needs a pitch from {note_name(PITCHES[0])} to "
+                             f"{note_name(PITCHES[-1])}, e.g. '{kind} C4 loud'; got {text!r}")
+        pitch = names[rest.pop()]
+    if rest:
+        raise ValueError(f"could not read {' '.join(rest)!r} in {text!r}: expected '<class> [note] [loud|soft]'")
+    return CLASSES.index(kind), pitch, loud
 
 
 def _sound(kind: str, pitch: int, generator: torch.Generator) -> Tensor:
