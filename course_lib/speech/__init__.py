@@ -24,4 +24,6 @@ Training (recipes, `PRESETS`, load-or-train) and products:
 - `service`: the ElevenLabs-shaped local TTS HTTP server and its client.
 - `recognize`: the pocketsphinx judge of intelligibility (score it with
   `metrics.word_error_rate`).
+- `word_timestamps` (day 18, in progress): Whisper's alignment step — DTW through an
+  attention matrix, median filtering, token and word spans.
 """
