@@ -74,7 +74,8 @@ FINE_CODES_PRESETS = {
 
 @dataclass
 class TrainedTokenModel:
-    """A trained token model (eval mode), the codec whose codes it models, its run and recipe."""
+    """A trained token model (eval mode, on the training device), the codec whose codes it
+    models (on the CPU), its run and recipe."""
     model: TokenLM | FineCodes
     codec: Codec
     run: TrainingRun
@@ -90,7 +91,7 @@ def clip_codes(codec: Codec, n_clips: int, num_codebooks: int, split: str = "tra
 
 
 def _train(name: str, recipe, model: torch.nn.Module, loss, num_codebooks: int, device, progress: bool):
-    codec = train_codec(recipe.codec, progress=progress).model
+    codec = train_codec(recipe.codec, device=device, progress=progress).model.to("cpu")   # encodes on the CPU
     if codec.config.codebook_size != model.config.codebook_size:
         raise ValueError(f"the codec has {codec.config.codebook_size} codes per codebook; "
                          f"the model expects {model.config.codebook_size}")
