@@ -370,8 +370,9 @@ assert scores["ours, 8 codebooks"][1]["mel"] < 0.5 * scores["µ-law at 400 Hz"][
 #   hats. But Opus keeps the *waveform* (SI-SNR above 0 dB) and is much better on speech
 #   (PESQ, STOI): it was built for speech, ours trained on a few hundred spoken digits
 #   among notes and drums. At 12 kbit/s (full band) Opus is ahead on everything. EnCodec
-#   and DAC beat Opus at such rates with 20-70 M-parameter models trained for days with
-#   adversarial losses; ours is 1.4 M parameters trained for a minute.
+#   and DAC beat Opus at such rates with models of tens of millions of parameters,
+#   trained for days with adversarial losses; ours is 1.4 M parameters trained for a
+#   minute.
 # - **SI-SNR is far below 0 dB for our codec**: the decoder does not try to reproduce the
 #   waveform's phase (it writes a spectrum, with phases advanced as a phase vocoder
 #   would), so the samples do not line up with the original even when the spectrum does.
@@ -426,7 +427,8 @@ print("codes (codebook x frame):\n", test_codes[0, :4, :2].tolist())
 print("delay: step x codebook\n", tokens[0].tolist())
 print("flattened:", layout(test_codes[:1, :4, :2], replace(small, pattern="flattened"))[0][0, :, 0].tolist())
 for pattern in ("delay", "flattened"):
-    print(f"{pattern:9s}: {codebook_patterns.pattern_steps(pattern, 50, 4)} steps for one second (50 frames x 4 codebooks)")
+    steps = codebook_patterns.pattern_steps(pattern, 50, 4)
+    print(f"{pattern:9s}: {steps} steps for one second (50 frames x 4 codebooks)")
 
 # %% [markdown]
 # ### Delay against flattened, on the same model
@@ -450,15 +452,17 @@ for pattern in ("delay", "flattened"):
     nll = code_nll(model, *held_out)
     labels = torch.arange(8) % len(CLASSES)
     with torch_threads(1):
-        sample_s, _ = best_time(lambda: sample_codes(model, labels, torch.full((8,), -1), torch.ones(8, dtype=torch.bool),
-                                                     guidance=1.0, generator=torch.Generator().manual_seed(0)))
+        sample_s, _ = best_time(lambda: sample_codes(model, labels, torch.full((8,), -1),
+                                                     torch.ones(8, dtype=torch.bool), guidance=1.0,
+                                                     generator=torch.Generator().manual_seed(0)))
     comparison[pattern] = dict(steps=codebook_patterns.pattern_steps(pattern, 50, 4), step_s=run.seconds / CMP_STEPS,
                                nll=nll, sample_s=sample_s)
     print(f"{pattern:9s}: {comparison[pattern]['steps']:3d} steps/s of audio, {1000 * run.seconds / CMP_STEPS:5.0f} ms "
           f"per training step, held-out NLL {nll:.3f} nats/code after {CMP_STEPS} steps, "
           f"sampling 8 clips of 1 s: {sample_s:.2f} s (1 thread)")
 d, f = comparison["delay"], comparison["flattened"]
-print(f"flattened / delay: {f['steps'] / d['steps']:.1f}x the steps, {f['step_s'] / d['step_s']:.1f}x the training time "
+print(f"flattened / delay: {f['steps'] / d['steps']:.1f}x the steps, "
+      f"{f['step_s'] / d['step_s']:.1f}x the training time "
       f"per step, {f['sample_s'] / d['sample_s']:.1f}x the sampling time")
 assert d["steps"] < f["steps"] and d["sample_s"] < f["sample_s"] and d["step_s"] < f["step_s"]
 
@@ -533,8 +537,8 @@ display(play_audio(join_segments(words_waves, seconds=0.8), SAMPLE_RATE))
 # %%
 gen = torch.Generator().manual_seed(SEED)
 prompt_labels = torch.arange(N_GEN) % len(CLASSES)
-prompt_pitches = torch.where(prompt_labels < len(TIMBRES), torch.tensor(PITCHES)[torch.randint(len(PITCHES), (N_GEN,), generator=gen)],
-                             torch.full((N_GEN,), -1))
+random_pitches = torch.tensor(PITCHES)[torch.randint(len(PITCHES), (N_GEN,), generator=gen)]
+prompt_pitches = torch.where(prompt_labels < len(TIMBRES), random_pitches, torch.full((N_GEN,), -1))
 prompt_loud = torch.ones(N_GEN, dtype=torch.bool)
 prompt_onsets = torch.rand(N_GEN, generator=gen) * 0.2
 
@@ -563,7 +567,8 @@ for name, kwargs in settings.items():
     print(f"{name:14s} class {results[name]['class']:5.1%}  pitch {results[name]['pitch']:5.1%}  "
           f"onset {results[name]['onset']:5.1%}   ({N_GEN} clips sampled in {sample_s:.1f} s)")
 real = judge_generated(decoded[4], test.labels, test.pitches, test.onsets)
-print(f"{'real clips, 4 codebooks':14s} class {real['class']:5.1%}  pitch {real['pitch']:5.1%}  onset {real['onset']:5.1%}"
+print(f"{'real clips, 4 codebooks':14s} class {real['class']:5.1%}  pitch {real['pitch']:5.1%}  "
+      f"onset {real['onset']:5.1%}"
       "   (the ceiling: the codec's own reconstructions)")
 
 # %% [markdown]
@@ -585,11 +590,12 @@ assert guided["class"] >= g1["class"] - 0.05, "guidance must not hurt the class 
 
 # %% [markdown]
 # Listen and look: pick a class and a guidance scale; the first generated clip of that
-# class plays, with its log-mel spectrogram beside a real held-out clip of the class.
+# class plays, with its log spectrogram (up to 3 kHz) beside a real held-out clip of the class.
 
 # %%
-def log_mel_image(wave):
-    return torch.log10(torch.stft(wave, 1024, 256, window=torch.hann_window(1024), return_complex=True).abs()[:200] + 1e-4)
+def log_spectrogram(wave):
+    spec = torch.stft(wave, 1024, 256, window=torch.hann_window(1024), return_complex=True)
+    return torch.log10(spec.abs()[:200] + 1e-4)                          # up to 3.1 kHz
 
 
 def show_generated(kind="bright", guidance=CHOSEN):
@@ -601,7 +607,7 @@ def show_generated(kind="bright", guidance=CHOSEN):
     fig, axes = plt.subplots(1, 2, figsize=(9, 2.6), sharey=True)
     for ax, w, title in ((axes[0], wave, f"generated ({guidance}): judge hears '{heard}'"),
                          (axes[1], test.waves[j], f"real: '{test.prompts[j]}'")):
-        ax.imshow(log_mel_image(w), origin="lower", aspect="auto", cmap="magma", extent=(0, 1, 0, 200 * 16000 / 1024))
+        ax.imshow(log_spectrogram(w), origin="lower", aspect="auto", cmap="magma", extent=(0, 1, 0, 200 * 16000 / 1024))
         ax.set(title=title, xlabel="seconds")
     axes[0].set_ylabel("Hz")
     plt.tight_layout()
