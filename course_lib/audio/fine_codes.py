@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from course_lib.audio.token_lm import SoundCondition, drop_condition
 from course_lib.checks import check_positive_int, check_shape
-from course_lib.nn.attention import MultiHeadAttention
+from course_lib.nn.transformer import EncoderBlock
 
 __all__ = ["FineCodesConfig", "FineCodes", "fine_codes_loss", "fill_fine_codes"]
 
@@ -53,21 +53,6 @@ class FineCodesConfig:
             raise ValueError(f"coarse ({self.coarse}) must be below num_codebooks ({self.num_codebooks})")
 
 
-class _Block(nn.Module):
-    """Pre-norm transformer block with bidirectional self-attention."""
-
-    def __init__(self, dim: int, heads: int, dropout: float):
-        super().__init__()
-        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.attn = MultiHeadAttention(dim, heads, dropout=dropout)
-        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.drop(self.attn(self.norm1(x)))
-        return x + self.drop(self.mlp(self.norm2(x)))
-
-
 class FineCodes(nn.Module):
     """(condition ids, codes (B, K, T) of which levels < j are read, level j) -> logits
     (B, T, V) of codebook j at every frame."""
@@ -79,7 +64,7 @@ class FineCodes(nn.Module):
         self.level_embed = nn.Embedding(c.num_codebooks, c.dim)
         self.pos = nn.Embedding(c.max_frames, c.dim)
         self.condition = SoundCondition(c.dim)
-        self.blocks = nn.ModuleList(_Block(c.dim, c.heads, c.dropout) for _ in range(c.depth))
+        self.blocks = nn.ModuleList(EncoderBlock(c.dim, c.heads, 4.0, c.dropout) for _ in range(c.depth))
         self.norm = nn.LayerNorm(c.dim)
         self.heads = nn.ModuleList(nn.Linear(c.dim, c.codebook_size) for _ in range(c.num_codebooks))
 
@@ -95,7 +80,7 @@ class FineCodes(nn.Module):
         x = sum(self.code_embed[k](codes[:, k]) for k in range(level))             # (B, T, D)
         x = x + self.level_embed.weight[level] + self.pos.weight[:t] + self.condition(cond)[:, None]
         for block in self.blocks:
-            x = block(x)
+            x = block(x, None)                                             # every frame is real: no padding
         return self.heads[level](self.norm(x))                                       # (B, T, V)
 
 

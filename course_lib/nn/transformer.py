@@ -3,7 +3,8 @@
     x = x + SelfAttn(LN(x))          (padding positions never attended to)
     x = x + MLP(LN(x))               MLP: Linear(D, r·D) → GELU → Linear(r·D, D)
 
-Used by day 12's Whisper-style audio encoder and day 08's caption encoder.
+Used by day 12's Whisper-style audio encoder, day 08's caption encoder and day 15's fine-codes
+stage (VALL-E's non-autoregressive model).
 """
 
 from __future__ import annotations
