@@ -87,13 +87,16 @@ def test_vocoder_learns_a_tone_in_a_few_steps():
     mel = torch.log(dsp.mel_spectrogram(target, 16_000, 64, 16, 16, power=1.0).clamp_min(1e-5))
     opt = torch.optim.Adam(model.parameters(), 1e-2)
     losses = []
-    for _ in range(80):
+    for _ in range(150):
         loss = multi_resolution_stft_loss(model(mel), target, ((64, 16), (128, 32)))[0]
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
-    assert np.mean(losses[-5:]) < 0.75 * losses[0], losses[::10]
+    # Measured (last 5 steps / first): 0.69 on one thread, 0.58 on two at this seed, 0.44-0.52
+    # at seeds 1-3. After 80 steps this seed was at 0.72-0.75 and failed a 0.75 bound on
+    # some machines, depending on the thread count.
+    assert np.mean(losses[-5:]) < 0.8 * losses[0], losses[::10]
 
 
 def test_vocode_input_checks_and_peak():
