@@ -45,3 +45,15 @@ def fine_codes(recipe):
     train_one_step(model, fine_codes_loss, batch)
     codes = fill_fine_codes(model, batch[0][:, :c.coarse], *batch[1:])
     assert codes.shape == batch[0].shape and torch.equal(codes[:, :c.coarse], batch[0][:, :c.coarse])
+
+
+@smoke("course_lib.audio.timbre_transfer.TIMBRE_TRANSFER_PRESETS")
+def timbre_transfer(recipe):
+    from course_lib.audio.timbre_transfer import TimbreTransfer, transfer_loss
+
+    c = recipe.model
+    model = TimbreTransfer(c)
+    z = torch.randn(2, 6, c.latent_dim)
+    train_one_step(model, transfer_loss, (z, torch.randn(2, 9, c.latent_dim), z))
+    assert model.eval()(z, z[:, :4]).shape == z.shape
+    assert recipe.model.latent_dim == recipe.codec.model.latent_dim

@@ -64,9 +64,35 @@ def test_a_melody_plays_its_notes_in_order():
 def test_prompts_parse_back_to_their_attributes():
     for kind, pitch, loud in (("bright", 60, True), ("dark", 61, False), ("snare", -1, False), ("speech", -1, True)):
         text = sc.prompt(kind, pitch, loud)
-        assert sc.parse_prompt(text) == (sc.CLASSES.index(kind), pitch, loud)
-    assert sc.parse_prompt("Mellow A4") == (1, 69, True)                     # loudness left out: loud
+        assert sc.parse_prompt(text) == (sc.CLASSES.index(kind), pitch, loud, 0)
+    assert sc.parse_prompt("Mellow A4") == (1, 69, True, 0)                  # loudness left out: loud
+    assert sc.prompt("kick", -1, False, 180) == "kick at 180 bpm soft"
+    assert sc.parse_prompt("kick at 180 bpm soft") == (sc.CLASSES.index("kick"), -1, False, 180)
     for bad, match in (("violin C4", "start with a class"), ("bright", "needs a pitch"), ("bright C9", "needs a pitch"),
-                       ("snare C4 loud", "could not read"), ("", "prompt such as")):
+                       ("snare C4 loud", "could not read"), ("", "prompt such as"), ("snare at 100 bpm", "tempo"),
+                       ("bright C4 at 120 bpm", "tempo"), ("bright C4 D4", "could not read"), ("beep at 120 bpm", "tempo")):
         with pytest.raises(ValueError, match=match):
             sc.parse_prompt(bad)
+
+
+def test_repeated_drums_hit_on_every_beat_and_the_tempo_reads_back():
+    from course_lib.data.sound_judge import clip_tempo, hit_onsets
+
+    assert sc.hit_times(0.1, 0) == [0.1]
+    assert sc.hit_times(0.1, 120) == [0.1, 0.6]
+    assert [round(t, 3) for t in sc.hit_times(0.0, 240)] == [0.0, 0.25, 0.5, 0.75]
+    for tempo in sc.TEMPI:
+        wave = sc.make_clip("snare", onset=0.05, tempo=tempo, seed=3)
+        heard = hit_onsets(wave)
+        assert len(heard) == len(sc.hit_times(0.05, tempo))
+        assert all(abs(h - t) <= 0.011 for h, t in zip(heard, sc.hit_times(0.05, tempo)))
+        assert abs(clip_tempo(wave) - tempo) <= 0.05 * tempo
+    assert clip_tempo(sc.make_clip("kick", onset=0.05)) == 0.0
+    clips = sc.make_sound_clips("train", n=220)
+    drums = [sc.CLASSES.index(d) for d in sc.DRUMS]
+    repeated = clips.tempi > 0
+    assert bool(torch.isin(clips.labels[repeated], torch.tensor(drums)).all())
+    assert 0.3 < repeated.sum().item() / torch.isin(clips.labels, torch.tensor(drums)).sum().item() < 0.7
+    assert all(("bpm" in p) == bool(r) for p, r in zip(clips.prompts, repeated))
+    with pytest.raises(ValueError, match="tempo"):
+        sc.make_clip("beep", tempo=120)

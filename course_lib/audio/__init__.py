@@ -17,8 +17,8 @@
   per-bin log magnitudes and phase-vocoder phase advances for one inverse STFT, a loss
   with a log-mel term — and its recipe trained on `data.sound_clips`.
 - `token_lm` (day 15): a decoder-only transformer over codec codes in the delay or
-  flattened layout, conditioned on a sound's class, pitch and loudness and on a
-  frame-aligned onset track, with classifier-free guidance, temperature / top-k and a
+  flattened layout, conditioned on a sound's class, pitch, loudness and tempo and on a
+  frame-aligned onset track (a beat grid when a tempo is given), with classifier-free guidance, temperature / top-k and a
   KV cache.
 - `fine_codes` (day 15): VALL-E's non-autoregressive stage — every finer codebook for all
   frames at once, one bidirectional pass per codebook.
@@ -32,4 +32,7 @@
   ffmpeg's libopus, and plain downsampling with µ-law samples.
 - `style` (day 15): adaptive instance normalisation (AdaIN) of latent sequences, for
   timbre transfer.
+- `timbre_transfer` (day 15): AdaIN with learned features on a codec's latents — content
+  and style encoders and a decoder, trained on parallel or AdaIN-VC-style pairs; its
+  recipe, presets and a scorer (judge for the timbre, YIN for the notes).
 """

@@ -70,7 +70,8 @@ __all__ = ["CodecConfig", "Codec", "bin_centre_phase", "log_mel_of_magnitudes", 
 class CodecConfig:
     """Sizes of the codec: analysis and synthesis STFTs (`n_fft_in`, `n_fft_out`, one
     `hop` = samples per latent frame), the convolutions' `hidden` width and `kernel`,
-    the latent size `latent_dim`, the RVQ, and training details (`log_floor` of the
+    the latent size `latent_dim`, the RVQ (an entry whose EMA count falls under
+    `dead_threshold` is restarted; 0: never), and training details (`log_floor` of the
     magnitudes, `warmup_steps` without quantization, `commitment` weight, the weight
     `mel_weight` of the log-mel term of the loss and its `mel_bands`)."""
     sample_rate: int = 16000
@@ -83,6 +84,7 @@ class CodecConfig:
     num_quantizers: int = 8
     codebook_size: int = 256
     quantizer_dropout: float = 0.5
+    dead_threshold: float = 0.5
     log_floor: float = 1e-3
     warmup_steps: int = 400
     commitment: float = 0.0
@@ -98,6 +100,8 @@ class CodecConfig:
         if self.n_fft_out < self.hop:
             raise ValueError(f"n_fft_out ({self.n_fft_out}) must be at least the hop ({self.hop})")
         check_range(self.quantizer_dropout, "quantizer_dropout", 0.0, 1.0)
+        if not self.dead_threshold >= 0:
+            raise ValueError(f"dead_threshold must be >= 0 (0: no restarts); got {self.dead_threshold!r}")
         if not self.log_floor > 0:
             raise ValueError(f"log_floor must be > 0; got {self.log_floor!r}")
         if not self.mel_weight >= 0:
@@ -135,7 +139,8 @@ class Codec(nn.Module):
         self.out_norm = MelNormalizer(bins_out)
         self.encoder = nn.Sequential(nn.Conv1d(bins_in, c.hidden, k, padding=k // 2), nn.GELU(),
                                      nn.Conv1d(c.hidden, c.latent_dim, k, padding=k // 2))
-        self.rvq = ResidualVQ(c.latent_dim, c.num_quantizers, c.codebook_size, c.quantizer_dropout)
+        self.rvq = ResidualVQ(c.latent_dim, c.num_quantizers, c.codebook_size, c.quantizer_dropout,
+                              dead_threshold=c.dead_threshold)
         self.decoder = nn.Sequential(nn.Conv1d(c.latent_dim, c.hidden, k, padding=k // 2), nn.GELU(),
                                      nn.Conv1d(c.hidden, 2 * bins_out, k, padding=k // 2))
         with torch.no_grad():                     # the phase deviations start at 0: bin-centre phases
@@ -231,6 +236,13 @@ class Codec(nn.Module):
     def decode(self, codes: Tensor) -> Tensor:
         """codes (B, n, T) -> wave (B, T · hop), with the n codebooks given."""
         return self.spectrum_to_wave(*self.predict_spectrum(self.rvq.decode(codes)))
+
+    @torch.no_grad()
+    def decode_latents(self, z: Tensor, n: int | None = None) -> Tensor:
+        """Latents (B, T, D) from anywhere (e.g. a style transfer) -> wave (B, T · hop):
+        quantized with n codebooks (all by default), then decoded."""
+        check_shape(z, "z", "B T D", D=self.config.latent_dim)
+        return self.spectrum_to_wave(*self.predict_spectrum(self.rvq(z, n or self.config.num_quantizers).quantized))
 
 
 def log_mel_of_magnitudes(magnitude: Tensor, filterbank: Tensor) -> Tensor:

@@ -87,23 +87,23 @@ class FineCodes(nn.Module):
 def fine_codes_loss(model: FineCodes, batch) -> Tensor:
     """Cross-entropy of one random fine level per batch, given the levels below it (and the
     condition, dropped like the token LM's at rate 0.15 so either can be used)."""
-    codes, labels, pitches, loud, onsets = batch
+    codes, *attributes = batch
     c = model.config
     level = int(torch.randint(c.coarse, c.num_codebooks, ()))
-    cond = drop_condition(SoundCondition.ids(labels, pitches, loud, onsets), 0.15)
+    cond = drop_condition(SoundCondition.ids(*attributes), 0.15)
     logits = model(cond, codes, level)
     return F.cross_entropy(logits.flatten(0, 1), codes[:, level].flatten())
 
 
 @torch.no_grad()
 def fill_fine_codes(model: FineCodes, coarse_codes: Tensor, labels: Tensor, pitches: Tensor, loud: Tensor,
-                    onsets: Tensor | None = None) -> Tensor:
+                    onsets: Tensor | None = None, tempi: Tensor | None = None) -> Tensor:
     """coarse codes (B, coarse, T) -> all codes (B, K, T): one greedy pass per fine level
     (VALL-E's NAR stage decodes greedily)."""
     c = model.config
     check_shape(coarse_codes, "coarse_codes", "B C T", C=c.coarse)
     model.eval()
-    cond = SoundCondition.ids(labels, pitches, loud, onsets)
+    cond = SoundCondition.ids(labels, pitches, loud, onsets, tempi)
     b, _, t = coarse_codes.shape
     codes = torch.cat([coarse_codes, coarse_codes.new_zeros(b, c.num_codebooks - c.coarse, t)], dim=1)
     for level in range(c.coarse, c.num_codebooks):

@@ -11,14 +11,16 @@ A decoder-only transformer predicts them, one *step* at a time, in one of two la
 A step's input is the sum of its tokens' embeddings (one table per codebook, with a
 `pad` entry for "no token here"), a learned position, and two conditioning signals:
 
-- the **attributes** (`SoundCondition`): the sum of a class, a pitch (notes only) and a
-  loudness embedding (`data.sound_clips`' labels), each with a "null" entry, added to
-  every position (position 0 is a start token that carries only them);
+- the **attributes** (`SoundCondition`): the sum of a class, a pitch (notes only), a
+  loudness and a tempo embedding (`data.sound_clips`' labels; the tempo of repeated drum
+  hits, or "one hit"), each with a "null" entry, added to every position (position 0 is
+  a start token that carries only them);
 - the **timing track**: where the sound should start, as an embedding per position of
-  d = (the frame it predicts) − (the onset frame), clipped to ±`timing_window` frames,
-  or "no onset given" — a countdown to the onset aligned with the frames
+  d = (the frame it predicts) − (the nearest hit frame), clipped to ±`timing_window`
+  frames, or "no onset given" — a countdown to each hit aligned with the frames
   (frame-aligned conditioning, as video-to-audio models feed per-frame video features).
-  A prefix token that only named the onset frame was followed loosely.
+  The hits are the onset and, with a tempo, every beat after it: the tempo attribute
+  becomes a beat grid. A prefix token that only named the onset frame was followed loosely.
 
 Training replaces the whole condition by the nulls with probability `cond_dropout` (and
 the onset alone with the same probability, so a sound can be asked for "anywhere"), so
@@ -30,8 +32,8 @@ guidance** (Ho & Salimans 2022, as MusicGen does):
 then temperature and top-k. Sampling runs one step at a time with a KV cache (`nn.attention`).
 
     lm = TokenLM(TokenLMConfig(num_codebooks=4, codebook_size=256, pattern="delay"))
-    loss = token_lm_loss(lm, (codes, labels, pitches, loud, onsets))     # codes (B, 4, 50)
-    codes = sample_codes(lm, labels, pitches, loud, onsets, frames=50, guidance=3.0)   # (B, 4, 50)
+    loss = token_lm_loss(lm, (codes, labels, pitches, loud, onsets, tempi))     # codes (B, 4, 50)
+    codes = sample_codes(lm, labels, pitches, loud, onsets, tempi, frames=50, guidance=3.0)   # (B, 4, 50)
 """
 
 from __future__ import annotations
@@ -44,11 +46,11 @@ from torch import Tensor, nn
 
 from course_lib.audio.codebook_patterns import delay, flatten_codes, pattern_steps, undelay, unflatten_codes
 from course_lib.checks import check_positive_int, check_range, check_shape
-from course_lib.data.sound_clips import CLASSES, MAX_ONSET, PITCHES, SAMPLE_RATE
+from course_lib.data.sound_clips import CLASSES, MAX_ONSET, PITCHES, SAMPLE_RATE, TEMPI
 from course_lib.music.transformer import DecoderBlock, MusicTransformerConfig, top_k_filter
 from course_lib.nn.attention import KVCache
 
-__all__ = ["TokenLMConfig", "SoundCondition", "onset_frames", "drop_condition", "TokenLM", "layout", "unlayout",
+__all__ = ["TokenLMConfig", "SoundCondition", "onset_frames", "beat_frames", "drop_condition", "TokenLM", "layout", "unlayout",
            "token_lm_loss", "sample_codes", "code_nll"]
 
 
@@ -111,48 +113,73 @@ def onset_frames(onsets: Tensor, hop: int = 320) -> Tensor:
     return torch.where(onsets < 0, torch.full_like(frames, -1), frames)
 
 
+FRAME_RATE = SAMPLE_RATE / 320                             # codec frames per second
+NO_TEMPO = len(TEMPI)                                      # the tempo id of "one hit"
+
+
+def beat_frames(tempo_ids: Tensor) -> Tensor:
+    """Tempo ids (N,) (into TEMPI; NO_TEMPO or above: one hit) -> frames between hits (N,)
+    float: 50 · 60 / bpm (25 at 120 bpm), inf for one hit."""
+    bpm = torch.tensor(TEMPI + (0, 0), dtype=torch.float32, device=tempo_ids.device)[tempo_ids]
+    return FRAME_RATE * 60.0 / bpm                                     # x / 0 = inf
+
+
 class SoundCondition(nn.Module):
-    """The attributes of a sound clip as one vector (B, D): the sum of a class, a pitch and
-    a loudness embedding, each table with a null entry (last) for "not given".
-    ids(labels, pitches, loud, onsets) turns sound-clip labels into the table indices (the
-    fourth, the onset frame, is for models that place the sound: `TokenLM`'s timing track)."""
+    """The attributes of a sound clip as one vector (B, D): the sum of a class, a pitch, a
+    loudness and a tempo embedding, each table with a null entry (last) for "not given".
+    ids(labels, pitches, loud, onsets, tempi) turns sound-clip labels into the table
+    indices (the fourth, the onset frame, is for models that place the sound: `TokenLM`'s
+    timing track, which also lays the tempo out as a beat grid)."""
 
     def __init__(self, dim: int):
         super().__init__()
         self.class_embed = nn.Embedding(len(CLASSES) + 1, dim)               # + null
         self.pitch_embed = nn.Embedding(len(PITCHES) + 2, dim)               # + "no pitch" + null
         self.loud_embed = nn.Embedding(3, dim)                               # soft, loud, null
+        self.tempo_embed = nn.Embedding(len(TEMPI) + 2, dim)                 # + "one hit" + null
 
     @staticmethod
-    def ids(labels: Tensor, pitches: Tensor, loud: Tensor, onsets: Tensor | None = None) -> tuple[Tensor, ...]:
+    def ids(labels: Tensor, pitches: Tensor, loud: Tensor, onsets: Tensor | None = None,
+            tempi: Tensor | None = None) -> tuple[Tensor, ...]:
         """labels (N,) into CLASSES, MIDI pitches (N,) (−1: none), loud (N,) bool, onsets (N,)
-        seconds (−1 or None: anywhere) -> four index tensors (N,)."""
+        seconds (−1 or None: anywhere), tempi (N,) bpm of TEMPI (0 or None: one hit) ->
+        five index tensors (N,)."""
         pitch_ids = torch.where(pitches >= 0, pitches - PITCHES[0], torch.full_like(pitches, len(PITCHES)))
         if onsets is None:
             onsets = torch.full(labels.shape, -1.0)
         onset_ids = onset_frames(onsets.float())
         onset_ids = torch.where(onset_ids < 0, torch.full_like(onset_ids, ONSET_FRAMES), onset_ids)
-        return labels.long(), pitch_ids.long(), loud.long(), onset_ids.to(labels.device)
+        tempo_ids = torch.full(labels.shape, NO_TEMPO, dtype=torch.long)
+        if tempi is not None:
+            tempi = tempi.long().cpu()
+            known = torch.isin(tempi, torch.tensor(TEMPI)) | (tempi == 0)
+            if not bool(known.all()):
+                raise ValueError(f"tempi must be 0 (one hit) or one of {TEMPI} bpm; got {tempi[~known].tolist()}")
+            for i, bpm in enumerate(TEMPI):
+                tempo_ids[tempi == bpm] = i
+        return (labels.long(), pitch_ids.long(), loud.long(), onset_ids.to(labels.device),
+                tempo_ids.to(labels.device))
 
     @staticmethod
     def null(batch: int, device=None) -> tuple[Tensor, ...]:
         """The null condition (every attribute "not given") for `batch` rows."""
         full = lambda v: torch.full((batch,), v, dtype=torch.long, device=device)   # noqa: E731
-        return full(len(CLASSES)), full(len(PITCHES) + 1), full(2), full(ONSET_FRAMES)
+        return full(len(CLASSES)), full(len(PITCHES) + 1), full(2), full(ONSET_FRAMES), full(NO_TEMPO + 1)
 
     def forward(self, cond: tuple[Tensor, ...]) -> Tensor:
-        c, p, ld = cond[:3]
-        return self.class_embed(c) + self.pitch_embed(p) + self.loud_embed(ld)   # (B, D)
+        c, p, ld, tempo = cond[0], cond[1], cond[2], cond[4]
+        return self.class_embed(c) + self.pitch_embed(p) + self.loud_embed(ld) + self.tempo_embed(tempo)   # (B, D)
 
 
 def drop_condition(cond: tuple[Tensor, ...], rate: float) -> tuple[Tensor, ...]:
     """Training's condition dropout: each row's whole condition replaced by the nulls with
-    probability `rate`, and, independently, its onset alone with the same probability."""
+    probability `rate`, and, independently, its onset alone with the same probability (a
+    tempo without an onset: "at 120 bpm", the model picks where the beats fall)."""
     n = len(cond[0])
     keep = torch.rand(n) >= rate
     keep_onset = keep & (torch.rand(n) >= rate)
     nulls = SoundCondition.null(n, cond[0].device)
-    masks = (keep, keep, keep, keep_onset)
+    masks = (keep, keep, keep, keep_onset, keep)
     return tuple(torch.where(m.to(c.device), c, z) for c, z, m in zip(cond, nulls, masks))
 
 
@@ -177,15 +204,21 @@ class TokenLM(nn.Module):
         self.norm = nn.LayerNorm(c.dim)
         self.head = nn.Linear(c.dim, c.num_codebooks * vocab)
 
-    def timing_states(self, onset_ids: Tensor, positions: Tensor) -> Tensor:
-        """(B,) onset frames (ONSET_FRAMES = not given), (L,) positions -> (B, L) states: 0 when
-        no onset is given, else 1 + w + d, d = frame − onset frame clipped to [−w, w]
-        (w = timing_window), for the frame whose codebook-1 code position p predicts (p
-        for the delay pattern, p // K flattened)."""
+    def timing_states(self, onset_ids: Tensor, tempo_ids: Tensor, positions: Tensor) -> Tensor:
+        """(B,) onset frames (ONSET_FRAMES = not given), (B,) tempo ids, (L,) positions ->
+        (B, L) states: 0 when no onset is given, else 1 + w + d, d = frame − the nearest hit
+        frame, clipped to [−w, w] (w = timing_window), for the frame whose codebook-1 code
+        position p predicts (p for the delay pattern, p // K flattened). The hits are the
+        onset o and, with a tempo of P frames a beat, o + P, o + 2P, ... (rounded down, as the clips' hit frames are)."""
         w = self.config.timing_window
         frames = positions if self.config.pattern == "delay" else positions // self.config.num_codebooks
         o = onset_ids[:, None]
-        states = 1 + w + (frames[None] - o).clamp(-w, w)
+        d = frames[None] - o                                                     # (B, L)
+        period = beat_frames(tempo_ids)[:, None]                               # inf: one hit
+        one_hit = torch.isinf(period)
+        beat = torch.where(one_hit, 0.0, torch.round(d / period).clamp_min(0))     # the nearest beat's number
+        nearest_hit = torch.floor(beat * torch.where(one_hit, 0.0, period)).long()
+        states = 1 + w + (d - nearest_hit).clamp(-w, w)
         return torch.where(o == ONSET_FRAMES, torch.zeros_like(states), states)
 
     def embed_steps(self, tokens: Tensor, books: Tensor) -> Tensor:
@@ -200,7 +233,7 @@ class TokenLM(nn.Module):
         if start == 0:
             x = torch.cat([self.start.expand(len(x), 1, -1), x], dim=1)
         positions = torch.arange(start, start + x.shape[1], device=x.device)
-        timing = self.timing(self.timing_states(cond[3], positions))                     # (B, L, D)
+        timing = self.timing(self.timing_states(cond[3], cond[4], positions))           # (B, L, D)
         x = x + self.pos(positions) + self.condition(cond)[:, None] + timing
         for i, block in enumerate(self.blocks):
             x = block(x, None if caches is None else caches[i])
@@ -218,10 +251,10 @@ def _step_losses(lm: TokenLM, logits: Tensor, tokens: Tensor, books: Tensor) -> 
 
 def token_lm_loss(lm: TokenLM, batch) -> Tensor:
     """Next-step cross-entropy per code (pads excluded) of a batch (codes (B, K, T), labels,
-    pitches, loud, onsets), with the condition dropped at rate cond_dropout."""
-    codes, labels, pitches, loud, onsets = batch
+    pitches, loud, onsets[, tempi]), with the condition dropped at rate cond_dropout."""
+    codes, *attributes = batch
     tokens, books = layout(codes, lm.config)
-    cond = drop_condition(SoundCondition.ids(labels, pitches, loud, onsets), lm.config.cond_dropout)
+    cond = drop_condition(SoundCondition.ids(*attributes), lm.config.cond_dropout)
     logits = lm(cond, tokens[:, :-1], books[:-1])                               # positions 0..S-1
     ce = _step_losses(lm, logits, tokens, books)
     return ce.sum() / (tokens != lm.config.pad).sum()
@@ -229,28 +262,30 @@ def token_lm_loss(lm: TokenLM, batch) -> Tensor:
 
 @torch.no_grad()
 def code_nll(lm: TokenLM, codes: Tensor, labels: Tensor, pitches: Tensor, loud: Tensor,
-             onsets: Tensor | None = None, conditioned: bool = True) -> float:
+             onsets: Tensor | None = None, tempi: Tensor | None = None, conditioned: bool = True) -> float:
     """Mean negative log-likelihood per code (nats) of codes (B, K, T), with or without the condition."""
     lm.eval()
     tokens, books = layout(codes, lm.config)
-    cond = SoundCondition.ids(labels, pitches, loud, onsets) if conditioned else SoundCondition.null(len(codes))
+    cond = (SoundCondition.ids(labels, pitches, loud, onsets, tempi) if conditioned
+            else SoundCondition.null(len(codes)))
     ce = _step_losses(lm, lm(cond, tokens[:, :-1], books[:-1]), tokens, books)
     return (ce.sum() / (tokens != lm.config.pad).sum()).item()
 
 
 @torch.no_grad()
 def sample_codes(lm: TokenLM, labels: Tensor, pitches: Tensor, loud: Tensor, onsets: Tensor | None = None,
-                 frames: int = 50,
+                 tempi: Tensor | None = None, frames: int = 50,
                  guidance: float = 3.0, temperature: float = 1.0, top_k: int | None = 50,
                  conditioned: bool = True, generator: torch.Generator | None = None) -> Tensor:
     """Codes (N, K, frames) sampled step by step with a KV cache: classifier-free guidance
     `guidance` (1: the conditional model alone; `conditioned=False`: the null condition
-    only), then temperature and top-k. onsets (N,) seconds, or None / −1: anywhere. Pad
-    positions of the delay pattern are forced."""
+    only), then temperature and top-k. onsets (N,) seconds, or None / −1: anywhere; tempi
+    (N,) bpm of repeated drum hits, or None / 0: one hit. Pad positions of the delay
+    pattern are forced."""
     c = lm.config
     lm.eval()
     n = len(labels)
-    cond = SoundCondition.ids(labels, pitches, loud, onsets) if conditioned else SoundCondition.null(n)
+    cond = SoundCondition.ids(labels, pitches, loud, onsets, tempi) if conditioned else SoundCondition.null(n)
     use_cfg = conditioned and guidance != 1.0
     if use_cfg:                                                  # one batch: conditional rows, then null rows
         cond = tuple(torch.cat([a, b]) for a, b in zip(cond, SoundCondition.null(n)))

@@ -8,7 +8,7 @@ recipes, presets and load-or-train for the token LM (`token_lm`) and VALL-E's fi
 
 Both encode `clips` training clips with the recipe's codec (`codec_train`, trained or
 loaded first) into their first `num_codebooks` codebooks, and train on random batches of
-(codes, class, pitch, loudness, onset).
+(codes, class, pitch, loudness, onset, tempo).
 Checkpoints: artifacts/checkpoints/token_lm_<key>.pt and fine_codes_<key>.pt.
 """
 
@@ -84,10 +84,10 @@ class TrainedTokenModel:
 
 def clip_codes(codec: Codec, n_clips: int, num_codebooks: int, split: str = "train") -> tuple[Tensor, ...]:
     """The first `n_clips` clips of `split` as (codes (N, num_codebooks, 50), labels, pitches,
-    loud, onsets): what the token models train on."""
+    loud, onsets, tempi): what the token models train on."""
     clips = load_sound_clips(split, n=n_clips)
     codes = torch.cat([codec.encode(w, num_codebooks) for w in clips.waves.split(500)])
-    return codes, clips.labels, clips.pitches, clips.loud, clips.onsets
+    return codes, clips.labels, clips.pitches, clips.loud, clips.onsets, clips.tempi
 
 
 def _train(name: str, recipe, model: torch.nn.Module, loss, num_codebooks: int, device, progress: bool):

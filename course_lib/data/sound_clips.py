@@ -19,8 +19,10 @@ Every clip is a formula or eSpeak NG, so its attributes are exact:
 - **speech**: "speech", a digit word spoken by eSpeak NG.
 
 Each starts at a random onset in [0, 0.2) s and is played "soft" (peak 0.3) or "loud"
-(peak 0.9). The prompt names the class, the pitch for notes, and the loudness:
-"bright C4 loud", "snare soft", "speech loud". Splits: train and test draw from
+(peak 0.9). Half the drum clips repeat their hit at a **tempo** of `TEMPI` (120, 180 or
+240 beats per minute: a hit every 0.5, 0.33 or 0.25 s from the onset; 0 = one hit). The
+prompt names the class, the pitch for notes, the tempo for repeated drums, and the
+loudness: "bright C4 loud", "snare soft", "kick at 120 bpm loud", "speech loud". Splits: train and test draw from
 different random streams (seed and split), so no test clip is a training clip.
 """
 
@@ -32,7 +34,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["SAMPLE_RATE", "CLIP_SAMPLES", "TIMBRES", "TIMBRE_HARMONICS", "DRUMS", "EFFECTS", "CLASSES", "LOUDNESS",
-           "MAX_ONSET", "PITCHES",
+           "MAX_ONSET", "PITCHES", "TEMPI", "hit_times",
            "SoundClips", "note_name", "prompt", "parse_prompt", "make_clip", "make_melody", "make_sound_clips",
            "load_sound_clips"]
 
@@ -45,6 +47,7 @@ CLASSES = TIMBRES + DRUMS + EFFECTS + ("speech",)
 LOUDNESS = {"soft": 0.3, "loud": 0.9}         # peak amplitude
 MAX_ONSET = 0.2                               # onsets are drawn in [0, MAX_ONSET) seconds
 PITCHES = tuple(range(48, 73))                # C3 .. C5
+TEMPI = (120, 180, 240)                       # beats per minute of repeated drum hits (0: one hit)
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 TIMBRE_HARMONICS = {
@@ -53,19 +56,21 @@ TIMBRE_HARMONICS = {
     "soft": (1.0, 0.1),
     "dark": (1.0, 0.5, 0.1),
 }
-VERSION = 2
+VERSION = 3
 
 
 @dataclass
 class SoundClips:
     """N clips: waves (N, CLIP_SAMPLES) float32 in [-1, 1]; labels (N,) index into
     CLASSES; pitches (N,) MIDI (-1 when the class has none); loud (N,) bool; onsets (N,)
-    seconds; prompts (N strings)."""
+    seconds (the first hit); tempi (N,) beats per minute of repeated hits (0: one hit);
+    prompts (N strings)."""
     waves: Tensor
     labels: Tensor
     pitches: Tensor
     loud: Tensor
     onsets: Tensor
+    tempi: Tensor
     prompts: list[str]
 
     def __len__(self) -> int:
@@ -77,18 +82,37 @@ def note_name(pitch: int) -> str:
     return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
-def prompt(kind: str, pitch: int, loud: bool) -> str:
-    """"bright C4 loud", "snare soft": the class, the note for a timbre, the loudness."""
+def _check_tempo(kind: str, tempo: int) -> None:
+    if tempo and (kind not in DRUMS or tempo not in TEMPI):
+        raise ValueError(f"tempo must be 0 (one hit) or, for a drum {DRUMS}, one of {TEMPI} bpm; "
+                         f"got {tempo!r} for {kind!r}")
+
+
+def hit_times(onset: float, tempo: int, length: float = 1.0) -> list[float]:
+    """The hits of a clip in seconds: `onset`, then every 60 / `tempo` s while < `length`
+    (just the onset when tempo is 0)."""
+    if not tempo:
+        return [onset]
+    period = 60.0 / tempo
+    return [onset + k * period for k in range(int((length - onset) / period) + 1) if onset + k * period < length]
+
+
+def prompt(kind: str, pitch: int, loud: bool, tempo: int = 0) -> str:
+    """"bright C4 loud", "snare soft", "kick at 120 bpm loud": the class, the note for a
+    timbre, the tempo of repeated drum hits, the loudness."""
     if kind not in CLASSES:
         raise ValueError(f"kind must be one of {CLASSES}; got {kind!r}")
-    words = [kind] + ([note_name(pitch)] if kind in TIMBRES else []) + ["loud" if loud else "soft"]
+    _check_tempo(kind, tempo)
+    words = ([kind] + ([note_name(pitch)] if kind in TIMBRES else []) + (["at", str(tempo), "bpm"] if tempo else [])
+             + ["loud" if loud else "soft"])
     return " ".join(words)
 
 
-def parse_prompt(text: str) -> tuple[int, int, bool]:
-    """The inverse of `prompt`: "bright C4 loud" -> (label, MIDI pitch, loud) = (0, 60, True).
-    A timbre needs a note (C3..C5, sharps as "C#4"); a class without pitch gets −1; the
-    loudness may be left out (loud)."""
+def parse_prompt(text: str) -> tuple[int, int, bool, int]:
+    """The inverse of `prompt`: "bright C4 loud" -> (label, MIDI pitch, loud, tempo) =
+    (0, 60, True, 0); "snare at 180 bpm" -> (5, −1, True, 180). A timbre needs a note
+    (C3..C5, sharps as "C#4"); a class without pitch gets −1; a drum may have a tempo of
+    TEMPI ("at N bpm"; 0: one hit); the loudness may be left out (loud)."""
     if not isinstance(text, str) or not text.split():
         raise ValueError(f"text must be a prompt such as 'bright C4 loud'; got {text!r}")
     words = text.lower().split()
@@ -101,13 +125,19 @@ def parse_prompt(text: str) -> tuple[int, int, bool]:
     pitch = -1
     if kind in TIMBRES:
         names = {note_name(p).lower(): p for p in PITCHES}
-        if len(rest) != 1 or rest[0] not in names:
+        if not rest or rest[0] not in names:
             raise ValueError(f"a {kind} note needs a pitch from {note_name(PITCHES[0])} to "
                              f"{note_name(PITCHES[-1])}, e.g. '{kind} C4 loud'; got {text!r}")
-        pitch = names[rest.pop()]
+        pitch = names[rest.pop(0)]
+    tempo = 0
+    if len(rest) == 3 and rest[0] == "at" and rest[2] == "bpm" and rest[1].isdigit():
+        tempo = int(rest[1])
+        _check_tempo(kind, tempo)
+        rest = []
     if rest:
-        raise ValueError(f"could not read {' '.join(rest)!r} in {text!r}: expected '<class> [note] [loud|soft]'")
-    return CLASSES.index(kind), pitch, loud
+        raise ValueError(f"could not read {' '.join(rest)!r} in {text!r}: "
+                         "expected '<class> [note] [at <tempo> bpm] [loud|soft]'")
+    return CLASSES.index(kind), pitch, loud, tempo
 
 
 def _sound(kind: str, pitch: int, generator: torch.Generator) -> Tensor:
@@ -144,19 +174,24 @@ def _sound(kind: str, pitch: int, generator: torch.Generator) -> Tensor:
     return wave / wave.abs().max().clamp(min=1e-8)
 
 
-def make_clip(kind: str, pitch: int = 60, loud: bool = True, onset: float = 0.0, seed: int = 0) -> Tensor:
+def make_clip(kind: str, pitch: int = 60, loud: bool = True, onset: float = 0.0, seed: int = 0,
+              tempo: int = 0) -> Tensor:
     """One clip (CLIP_SAMPLES,): the sound of `kind` at `pitch` (timbres only), peak
-    LOUDNESS["loud" / "soft"], starting `onset` seconds in, cut at one second."""
+    LOUDNESS["loud" / "soft"], starting `onset` seconds in — and, for a drum with a
+    `tempo` (bpm), again at every beat (`hit_times`) — cut at one second."""
     if not 0.0 <= onset < 1.0:
         raise ValueError(f"onset must be in [0, 1) seconds; got {onset!r}")
     if kind in TIMBRES and pitch not in PITCHES:
         raise ValueError(f"pitch must be a MIDI number in {PITCHES[0]}..{PITCHES[-1]}; got {pitch!r}")
-    sound = _sound(kind, pitch, torch.Generator().manual_seed(seed)) * LOUDNESS["loud" if loud else "soft"]
-    start = int(round(onset * SAMPLE_RATE))
+    _check_tempo(kind, tempo)
+    generator = torch.Generator().manual_seed(seed)
     out = torch.zeros(CLIP_SAMPLES)
-    length = min(len(sound), CLIP_SAMPLES - start)
-    out[start:start + length] = sound[:length]
-    return out
+    for time in hit_times(onset, tempo):
+        sound = _sound(kind, pitch, generator) * LOUDNESS["loud" if loud else "soft"]
+        start = int(round(time * SAMPLE_RATE))
+        length = min(len(sound), CLIP_SAMPLES - start)
+        out[start:start + length] += sound[:length]
+    return out.clamp(-1.0, 1.0)
 
 
 def make_melody(kind: str, pitches: list[int], note_seconds: float = 0.25, loud: bool = True) -> Tensor:
@@ -182,8 +217,8 @@ def make_melody(kind: str, pitches: list[int], note_seconds: float = 0.25, loud:
 
 
 def make_sound_clips(split: str = "train", n: int = 800, seed: int = 0) -> SoundClips:
-    """`n` clips with classes cycling through CLASSES (balanced), random pitch, loudness
-    and onset from a generator seeded by (seed, split)."""
+    """`n` clips with classes cycling through CLASSES (balanced), random pitch, loudness,
+    onset and (for half the drums) tempo from a generator seeded by (seed, split)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
     if not isinstance(n, int) or n < 1:
@@ -196,10 +231,13 @@ def make_sound_clips(split: str = "train", n: int = 800, seed: int = 0) -> Sound
     loud = torch.rand(n, generator=g) < 0.5
     onsets = torch.rand(n, generator=g) * MAX_ONSET
     seeds = torch.randint(2 ** 31 - 1, (n,), generator=g)
-    waves = torch.stack([make_clip(CLASSES[c], int(p) if p >= 0 else 60, bool(ld), float(o), int(s))
-                         for c, p, ld, o, s in zip(labels, pitches, loud, onsets, seeds)])
-    prompts = [prompt(CLASSES[c], int(p), bool(ld)) for c, p, ld in zip(labels, pitches, loud)]
-    return SoundClips(waves, labels, pitches, loud, onsets, prompts)
+    is_drum = (labels >= len(TIMBRES)) & (labels < len(TIMBRES) + len(DRUMS))
+    tempi = torch.tensor(TEMPI)[torch.randint(len(TEMPI), (n,), generator=g)]
+    tempi = torch.where(is_drum & (torch.rand(n, generator=g) < 0.5), tempi, torch.zeros_like(tempi))
+    waves = torch.stack([make_clip(CLASSES[c], int(p) if p >= 0 else 60, bool(ld), float(o), int(s), int(t))
+                         for c, p, ld, o, s, t in zip(labels, pitches, loud, onsets, seeds, tempi)])
+    prompts = [prompt(CLASSES[c], int(p), bool(ld), int(t)) for c, p, ld, t in zip(labels, pitches, loud, tempi)]
+    return SoundClips(waves, labels, pitches, loud, onsets, tempi, prompts)
 
 
 def load_sound_clips(split: str = "train", n: int = 800, seed: int = 0) -> SoundClips:
