@@ -40,7 +40,7 @@ from course_lib.speech.text import SymbolTable, digits_to_words, normalize, phon
 
 __all__ = ["VERSION", "SAMPLE_RATE", "N_FFT", "HOP_LENGTH", "N_MELS", "F_MAX", "DOMAINS",
            "VOICES", "SPLITS", "Utterance", "SpeechCorpus", "sentences", "split_of",
-           "log_mel", "durations_to_frames", "speak", "make_utterance", "load_corpus", "collate",
+           "log_mel", "durations_to_frames", "speak", "speak_timed", "make_utterance", "load_corpus", "collate",
            "EXTRA_VOICES", "UNSEEN_VOICES", "TTS_VOICES", "voice_language", "voice_utterances"]
 
 VERSION = 2
@@ -249,6 +249,26 @@ def speak(text: str, voice: str = "en-us") -> torch.Tensor:
     """eSpeak NG speaking `text` (as given: normalise first), resampled to 16 kHz: (T,)."""
     syn = espeak.synthesize(text, voice=voice)
     return resample(torch.from_numpy(syn.wave), syn.sample_rate, SAMPLE_RATE)
+
+
+def speak_timed(text: str, voice: str = "en-us") -> tuple[torch.Tensor, list[tuple[float, float]]]:
+    """`speak`, with each word's (start, end) in seconds from eSpeak NG's own events (the
+    ground truth of day 18's word timestamps): a word starts at its first phoneme (word
+    events come up to ~12 ms earlier) and ends where the next word or a pause starts, the
+    last word at the pause that closes the utterance (or the end)."""
+    syn = espeak.synthesize(text, voice=voice)
+    sr, n = syn.sample_rate, len(syn.wave)
+    word_starts = [w.start for w in syn.words] + [n]
+    phonemes = [e.start for e in syn.events if e.symbol != espeak.PAUSE]
+    pauses = [e.start for e in syn.events if e.symbol == espeak.PAUSE]
+    times = []
+    for a, b in zip(word_starts, word_starts[1:]):
+        start = min((p for p in phonemes if a <= p < b), default=a)
+        end = min([q for q in pauses if start < q <= b] + [b])
+        times.append((start / sr, end / sr))
+    for k in range(len(times) - 1):                              # the next word's first phoneme ends this one
+        times[k] = (times[k][0], min(times[k][1], times[k + 1][0]))
+    return resample(torch.from_numpy(syn.wave), sr, SAMPLE_RATE), times
 
 
 def make_utterance(written: str, voice: str = "en-us", domain: str = "general",

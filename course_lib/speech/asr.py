@@ -129,12 +129,17 @@ class DecoderBlock(nn.Module):
         self.mlp = MLP(config.dim, config.mlp_ratio)
 
     def forward(self, x: Tensor, audio: Tensor | None, audio_pad: Tensor | None,
-                cache: tuple[KVCache, KVCache] | None = None) -> Tensor:
+                cache: tuple[KVCache, KVCache] | None = None, return_attention: bool = False):
+        """x (B, L, D) -> (B, L, D); with return_attention also the cross-attention weights
+        (B, H, L, S): where each token looks in the audio (day 18's word timestamps)."""
         self_cache, cross_cache = cache if cache is not None else (None, None)
         x = x + self.self_attn(self.ln1(x), is_causal=True, cache=self_cache)       # (B, L, D)
-        x = x + self.cross_attn(self.ln2(x), context=audio, key_padding_mask=audio_pad,
-                                cache=cross_cache)                                 # (B, L, D)
-        return x + self.mlp(self.ln3(x))
+        attended = self.cross_attn(self.ln2(x), context=audio, key_padding_mask=audio_pad,
+                                   cache=cross_cache, return_weights=return_attention)
+        attended, weights = attended if return_attention else (attended, None)
+        x = x + attended                                                           # (B, L, D)
+        x = x + self.mlp(self.ln3(x))
+        return (x, weights) if return_attention else x
 
 
 class ConvStem(nn.Module):
@@ -206,15 +211,22 @@ class TextDecoder(nn.Module):
         return [(KVCache(), KVCache()) for _ in self.blocks]
 
     def forward(self, tokens: Tensor, audio: Tensor, audio_pad: Tensor | None = None,
-                caches: list[tuple[KVCache, KVCache]] | None = None) -> Tensor:
+                caches: list[tuple[KVCache, KVCache]] | None = None, return_attention: bool = False):
+        """Logits (B, L, V); with return_attention also every block's cross-attention
+        weights, stacked: (blocks, B, H, L, S)."""
         offset = 0 if caches is None else len(caches[0][0])             # positions already cached
         if tokens.ndim != 2 or offset + tokens.shape[1] > self.max_tokens:
             raise ValueError(f"tokens must be (B, L) with offset + L <= {self.max_tokens}; got "
                              f"{tuple(tokens.shape)} at offset {offset}")
         x = self.embed(tokens) + self.positions[offset:offset + tokens.shape[1]]  # (B, L, D)
+        weights = []
         for i, block in enumerate(self.blocks):
-            x = block(x, audio, audio_pad, None if caches is None else caches[i])
-        return self.ln(x) @ self.embed.weight.T                        # (B, L, V)
+            x = block(x, audio, audio_pad, None if caches is None else caches[i], return_attention)
+            if return_attention:
+                x, w = x
+                weights.append(w)
+        logits = self.ln(x) @ self.embed.weight.T                      # (B, L, V)
+        return (logits, torch.stack(weights)) if return_attention else logits
 
 
 class WhisperASR(nn.Module):

@@ -14,6 +14,19 @@ then backtracking from (N−1, M−1) to (0, 0) gives the path.
 
     path = dtw_path(-attention)                   # (L, 2): (token, frame) pairs, monotonic
     spans = token_spans(path, n_tokens)           # first and last frame of each token
+
+For day 12's ASR (`WhisperASR`, word-level tokens, 20 ms encoder frames):
+
+    heads = choose_alignment_heads(asr, tokenizer, training_examples)   # [(block, head), ...]
+    align_words(asr, tokenizer, wave, "three seven one", heads)         # [(0.01, 0.24), ...] s
+
+The attention rows are those of the positions that *predict* each text token and the
+closing <|endoftext|> (as in Whisper's `find_alignment`): word k starts where its row's
+path starts and ends where word k + 1's (or <|endoftext|>'s) starts. The path starts at
+frame 0, so the first word does too, as in Whisper (whisper-timestamped and WhisperX
+trim it with voice activity detection). Whisper's authors
+chose each model's alignment heads by checking them against labelled audio;
+`choose_alignment_heads` does that on training clips with eSpeak's word times.
 """
 
 from __future__ import annotations
@@ -24,7 +37,10 @@ from torch import Tensor
 
 from course_lib.checks import check_positive_int
 
-__all__ = ["dtw_path", "median_filter", "token_spans", "word_times"]
+__all__ = ["dtw_path", "median_filter", "token_spans", "word_times", "ENCODER_FRAME_SECONDS",
+           "cross_attention", "alignment_matrix", "align_words", "choose_alignment_heads", "start_errors"]
+
+ENCODER_FRAME_SECONDS = 0.02        # day 12's encoder: 10 ms log-mel frames, stride 2 in the conv stem
 
 
 def dtw_path(cost: Tensor) -> Tensor:
@@ -64,8 +80,10 @@ def median_filter(x: Tensor, width: int) -> Tensor:
     if width == 1:
         return x
     pad = width // 2
-    padded = F.pad(x[None], (pad, pad), mode="reflect")[0] if x.shape[-1] > pad else x
-    return padded.unfold(-1, width, 1).median(-1).values
+    if x.shape[-1] <= pad:
+        return x
+    rows = x.reshape(-1, x.shape[-1])                                       # (N, S): reflect pads 2-D input
+    return F.pad(rows, (pad, pad), mode="reflect").unfold(-1, width, 1).median(-1).values.reshape(x.shape)
 
 
 def token_spans(path: Tensor, n_tokens: int) -> Tensor:
@@ -91,3 +109,72 @@ def word_times(spans: Tensor, token_words: list[int], frame_seconds: float) -> l
         lo, hi = out.get(w, [a, b])
         out[w] = [min(lo, a), max(hi, b)]
     return [(out[w][0] * frame_seconds, (out[w][1] + 1) * frame_seconds) for w in sorted(out)]
+
+
+@torch.no_grad()
+def cross_attention(model, tokenizer, wave: Tensor, text: str, language: str = "en") -> Tensor:
+    """Teacher-forced cross-attention of `model` (a `WhisperASR`) reading `text` from wave
+    (T,) at 16 kHz: (blocks, heads, n + 1, S) for the n text tokens and <|endoftext|> (the
+    rows of the positions that predict them), over the S encoder frames of the clip."""
+    from course_lib.speech.asr import features
+
+    if getattr(tokenizer, "level", "word") != "word":
+        raise ValueError("align_words needs a word-level tokenizer (one token per word)")
+    model.eval()
+    device = next(model.parameters()).device
+    mel = features(wave.float().cpu()).to(device)                          # (80, T // 160)
+    sequence = tokenizer.sequence(text, language)                         # prompt + text + eot
+    prompt = len(tokenizer.prompt(language))
+    audio, pad = model.encoder(mel[None], torch.tensor([mel.shape[1]], device=device))
+    tokens = torch.tensor(sequence[:-1], device=device)[None]
+    _, weights = model.decoder(tokens, audio, pad, return_attention=True)  # (blocks, 1, H, N - 1, S)
+    return weights[:, 0, :, prompt - 1:].float().cpu()
+
+
+def alignment_matrix(weights: Tensor, heads: list[tuple[int, int]], filter_width: int = 7) -> Tensor:
+    """Cross-attention weights (blocks, H, n, S) -> the (n, S) matrix DTW walks: each chosen
+    head's weights standardised over the tokens at every frame (so a frame that every token
+    attends to does not pull them all), median-filtered along the frames, then averaged."""
+    if not heads:
+        raise ValueError("heads must name at least one (block, head) pair")
+    picked = torch.stack([weights[b, h] for b, h in heads])               # (k, n, S)
+    z = (picked - picked.mean(-2, keepdim=True)) / picked.std(-2, keepdim=True).clamp_min(1e-6)
+    return median_filter(z, filter_width).mean(0)
+
+
+def align_words(model, tokenizer, wave: Tensor, text: str, heads: list[tuple[int, int]],
+                language: str = "en", filter_width: int = 7, weights: Tensor | None = None) -> list[tuple[float, float]]:
+    """(start, end) seconds of each word of `text` in wave (T,) at 16 kHz, from the chosen
+    cross-attention `heads` and DTW (`weights`: `cross_attention`'s, if already computed)."""
+    if weights is None:
+        weights = cross_attention(model, tokenizer, wave, text, language)
+    matrix = alignment_matrix(weights, heads, filter_width)               # (n + 1, S)
+    starts = token_spans(dtw_path(-matrix), matrix.shape[0])[:, 0].double() * ENCODER_FRAME_SECONDS
+    return [(starts[k].item(), starts[k + 1].item()) for k in range(matrix.shape[0] - 1)]
+
+
+def start_errors(predicted: list[tuple[float, float]], truth: list[tuple[float, float]]) -> list[float]:
+    """|predicted start − true start| of every word, in seconds."""
+    if len(predicted) != len(truth):
+        raise ValueError(f"{len(predicted)} predicted words for {len(truth)} true ones")
+    return [abs(p[0] - t[0]) for p, t in zip(predicted, truth)]
+
+
+def choose_alignment_heads(model, tokenizer, examples: list[tuple[Tensor, str, list[tuple[float, float]]]],
+                           k: int = 2, language: str = "en") -> list[tuple[int, int]]:
+    """The k (block, head) pairs whose alignments alone put the word starts of `examples`
+    ((wave, text, true word times) triples, training clips) closest to the truth (median
+    error), best first."""
+    check_positive_int(k, "k")
+    if not examples:
+        raise ValueError("examples must hold at least one (wave, text, word times) triple")
+    weights = [cross_attention(model, tokenizer, w, text, language) for w, text, _ in examples]
+    blocks, n_heads = weights[0].shape[:2]
+    scores = {}
+    for b in range(blocks):
+        for h in range(n_heads):
+            errors = []
+            for wts, (_, _, truth) in zip(weights, examples):
+                errors += start_errors(align_words(model, tokenizer, None, "", [(b, h)], weights=wts), truth)
+            scores[(b, h)] = float(torch.tensor(errors).median())
+    return sorted(scores, key=scores.get)[:k]
