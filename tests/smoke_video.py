@@ -1,5 +1,6 @@
 """Smoke functions (tests/smoke.py) for the video presets: the pixel video DiT (and its
-full-attention variant) and the latent video model with its VAE."""
+full-attention variant), the latent video model with its VAE, and day 18's video–text
+model."""
 
 from functools import partial
 
@@ -65,3 +66,18 @@ def latent_video_dit(recipe):
                                                        TrainedVAE(vae.eval(), 1.0, run, recipe.vae)), bound=3.0)
     videos = sample_latent_videos(trained, LABELS, steps=1, generator=torch.Generator().manual_seed(0))
     assert videos.shape == (2, 1, data.frames, data.canvas, data.canvas) and torch.isfinite(videos).all()
+
+
+@smoke("course_lib.video.retrieval_train.RETRIEVAL_PRESETS")
+def video_retrieval(recipe):
+    from course_lib.data.captions import tokenize
+    from course_lib.video.retrieval import VideoTextModel
+    from course_lib.video.retrieval_train import retrieval_loss
+
+    c = recipe.model
+    model = VideoTextModel(c)
+    frames = torch.rand(3, 2, 1, c.canvas, c.canvas) * 2 - 1
+    ids, pad = tokenize(["a 3 moving up", "a 4 moving left", "a 3 moving up"])
+    same = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=torch.bool)
+    train_one_step(model, retrieval_loss, (frames, torch.tensor([0, 4]), ids, pad, same))
+    assert model.eval().encode_video(frames, torch.tensor([0, 4])).shape == (3, c.embed_dim)

@@ -4,4 +4,9 @@
   segment-based (TSN) and keyframe (largest change) samplers, and their token cost.
 - `subtitles`: timed words into subtitle cues (line length, minimum duration) and
   WebVTT / SRT text.
+- `retrieval`: a CLIP4Clip-style video–text model — frame encoder, mean-pooling or
+  temporal-transformer head, day 08's caption encoder, symmetric InfoNCE — and
+  retrieval metrics (R@k, median rank, both ways).
+- `retrieval_train`: its clips (captioned moving digits at two speeds), recipe, presets
+  and load-or-train.
 """
