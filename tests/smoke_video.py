@@ -81,3 +81,14 @@ def video_retrieval(recipe):
     same = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=torch.bool)
     train_one_step(model, retrieval_loss, (frames, torch.tensor([0, 4]), ids, pad, same))
     assert model.eval().encode_video(frames, torch.tensor([0, 4])).shape == (3, c.embed_dim)
+
+
+@smoke("course_lib.video.qa_train.VIDEO_QA_PRESETS")
+def video_qa(recipe):
+    from course_lib.video.qformer import VideoQA, answer, qa_loss, qa_sequences
+
+    c = recipe.model
+    model = VideoQA(c)
+    features, index = torch.randn(2, 3, c.frame_dim), torch.tensor([0, 3, 6])
+    train_one_step(model, qa_loss, (features, index, *qa_sequences(["describe", "which digit ?"], ["a 3 moving up", "3"])))
+    assert len(answer(model, features, index, ["describe", "which digit ?"], max_words=2)) == 2

@@ -9,4 +9,9 @@
   retrieval metrics (R@k, median rank, both ways).
 - `retrieval_train`: its clips (captioned moving digits at two speeds), recipe, presets
   and load-or-train.
+- `qformer`: a Q-Former (learned queries cross-attending to frame features) feeding a
+  small causal language model that captions clips and answers questions (BLIP-2,
+  VideoLLaMA), greedy decoding with a KV cache.
+- `qa_train`: the true answers of each clip, and the captioner's recipe, presets and
+  load-or-train on the retrieval model's frozen frame encoder.
 """
