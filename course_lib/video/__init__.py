@@ -4,6 +4,8 @@
   segment-based (TSN) and keyframe (largest change) samplers, and their token cost.
 - `subtitles`: timed words into subtitle cues (line length, minimum duration) and
   WebVTT / SRT text.
+- `subtitle_video`: cues into an MP4 with ffmpeg — a soft `mov_text` track, or text
+  burned in by libass (with matplotlib's DejaVu fonts) — and the track read back.
 - `retrieval`: a CLIP4Clip-style video–text model — frame encoder, mean-pooling or
   temporal-transformer head, day 08's caption encoder, symmetric InfoNCE — and
   retrieval metrics (R@k, median rank, both ways).
