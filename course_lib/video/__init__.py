@@ -14,6 +14,8 @@
 - `qformer`: a Q-Former (learned queries cross-attending to frame features) feeding a
   small causal language model that captions clips and answers questions (BLIP-2,
   VideoLLaMA), greedy decoding with a KV cache.
+- `pipeline`: the multimodal pipeline — listen (transcribe, translate), time the words,
+  subtitle, look (caption and answers), summarise, render an MP4 with a subtitle track.
 - `qa_train`: the true answers of each clip, and the captioner's recipe, presets and
   load-or-train on the retrieval model's frozen frame encoder.
 """

@@ -53,7 +53,7 @@ class RetrievalRecipe:
     """The model's sizes and head, the clips and the optimisation."""
     model: RetrievalConfig = RetrievalConfig()
     clips: CaptionedClipsSpec = UNDERSTANDING_CLIPS
-    train: TrainSettings = TrainSettings(steps=600, batch_size=64, lr=2e-3, warmup=30, decay="cosine")
+    train: TrainSettings = TrainSettings(steps=300, batch_size=64, lr=2e-3, warmup=30, decay="cosine")
 
     def __post_init__(self):
         if self.model.canvas != self.clips.canvas or self.model.max_frames < self.clips.frames:
