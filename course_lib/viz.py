@@ -159,12 +159,19 @@ def show_video(frames, fps: int = 8, scale: int = 4, loop: bool = True, audio=No
     audio: optional (N,) or (C, N) soundtrack at `sample_rate` (AAC in the MP4). With
     audio the video does not autoplay (browsers block autoplay with sound): press play.
     """
+    return show_mp4(encode_video(frames, fps=fps, scale=scale, audio=audio, sample_rate=sample_rate),
+                    loop=loop, autoplay=audio is None)
+
+
+def show_mp4(mp4: bytes, loop: bool = True, autoplay: bool = False):
+    """An inline HTML5 <video> of MP4 bytes (base64 in the page); autoplay is muted."""
     from IPython.display import HTML
 
-    data = base64.b64encode(encode_video(frames, fps=fps, scale=scale, audio=audio,
-                                         sample_rate=sample_rate)).decode("ascii")
+    if not isinstance(mp4, (bytes, bytearray)) or not mp4:
+        raise ValueError("mp4 must be the non-empty bytes of an MP4 file")
+    data = base64.b64encode(mp4).decode("ascii")
     loop_attr = " loop" if loop else ""
-    play_attr = " autoplay muted" if audio is None else ""
+    play_attr = " autoplay muted" if autoplay else ""
     return HTML(f'<video controls{play_attr}{loop_attr} playsinline>'
                 f'<source src="data:video/mp4;base64,{data}" type="video/mp4"></video>')
 

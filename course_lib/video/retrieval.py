@@ -11,8 +11,11 @@
     loss = ½ [CE(logits, y) + CE(logitsᵀ, y)]      symmetric InfoNCE (CLIP, Radford et al. 2021)
 
 With few distinct captions ("a 3 moving up-left": 80 of them) a batch holds the same
-caption more than once; `symmetric_info_nce` then spreads the target over every pair with
-the same caption instead of calling them negatives.
+caption more than once; `symmetric_info_nce` can spread the target over every pair with
+the same caption (`same`). For identical captions that changes nothing: their text
+vectors are identical, so the spread target costs what the diagonal one does, and both
+have a floor of log m for a caption m times in the batch. It matters when matching
+captions differ in wording (paraphrases), as in real data sets.
 
 Mean pooling is what CLIP4Clip calls "meanP": the average of frame features does not
 change when the frames are shuffled or reversed, so a digit moving left and the same
