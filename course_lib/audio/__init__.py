@@ -18,7 +18,8 @@
   with a log-mel term — and its recipe trained on `data.sound_clips`.
 - `token_lm` (day 15): a decoder-only transformer over codec codes in the delay or
   flattened layout, conditioned on a sound's class, pitch, loudness and tempo and on a
-  frame-aligned onset track (a beat grid when a tempo is given), with classifier-free guidance, temperature / top-k and a
+  frame-aligned onset track (a beat grid when a tempo is given), with classifier-free
+  guidance, temperature / top-k and a
   KV cache.
 - `fine_codes` (day 15): VALL-E's non-autoregressive stage — every finer codebook for all
   frames at once, one bidirectional pass per codebook.

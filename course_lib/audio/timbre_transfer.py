@@ -203,7 +203,8 @@ def score_transfers(convert, codec: Codec, judge, melodies: list[list[int]], not
                 wave = codec.decode_latents(convert(content, style))[0]
                 heard = CLASSES[int(judge.predict(wave[None]))]
                 pitches = [note_pitch(wave[k * seg + 800:(k + 1) * seg - 800]) for k in range(len(melody))]
-                rows.append((heard == b, heard == a, sum(abs(p - q) <= 1 for p, q in zip(pitches, melody)) / len(melody)))
+                notes_kept = sum(abs(p - q) <= 1 for p, q in zip(pitches, melody)) / len(melody)
+                rows.append((heard == b, heard == a, notes_kept))
     real = [CLASSES[int(judge.predict(codec.decode_latents(codec.latents(make_melody(b, m, note_seconds)[None]))))] == b
             for b in TIMBRES for m in melodies]
     share = lambda k: sum(r[k] for r in rows) / len(rows)   # noqa: E731

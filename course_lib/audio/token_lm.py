@@ -50,8 +50,8 @@ from course_lib.data.sound_clips import CLASSES, MAX_ONSET, PITCHES, SAMPLE_RATE
 from course_lib.music.transformer import DecoderBlock, MusicTransformerConfig, top_k_filter
 from course_lib.nn.attention import KVCache
 
-__all__ = ["TokenLMConfig", "SoundCondition", "onset_frames", "beat_frames", "drop_condition", "TokenLM", "layout", "unlayout",
-           "token_lm_loss", "sample_codes", "code_nll"]
+__all__ = ["TokenLMConfig", "SoundCondition", "onset_frames", "beat_frames", "drop_condition", "TokenLM", "layout",
+           "unlayout", "token_lm_loss", "sample_codes", "code_nll"]
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,8 @@ class TokenLM(nn.Module):
         (B, L) states: 0 when no onset is given, else 1 + w + d, d = frame − the nearest hit
         frame, clipped to [−w, w] (w = timing_window), for the frame whose codebook-1 code
         position p predicts (p for the delay pattern, p // K flattened). The hits are the
-        onset o and, with a tempo of P frames a beat, o + P, o + 2P, ... (rounded down, as the clips' hit frames are)."""
+        onset o and, with a tempo of P frames a beat, o + P, o + 2P, ... (rounded down, as
+        the clips' hit frames are)."""
         w = self.config.timing_window
         frames = positions if self.config.pattern == "delay" else positions // self.config.num_codebooks
         o = onset_ids[:, None]

@@ -143,7 +143,8 @@ def alignment_matrix(weights: Tensor, heads: list[tuple[int, int]], filter_width
 
 
 def align_words(model, tokenizer, wave: Tensor, text: str, heads: list[tuple[int, int]],
-                language: str = "en", filter_width: int = 7, weights: Tensor | None = None) -> list[tuple[float, float]]:
+                language: str = "en", filter_width: int = 7,
+                weights: Tensor | None = None) -> list[tuple[float, float]]:
     """(start, end) seconds of each word of `text` in wave (T,) at 16 kHz, from the chosen
     cross-attention `heads` and DTW (`weights`: `cross_attention`'s, if already computed)."""
     if weights is None:

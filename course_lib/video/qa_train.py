@@ -25,7 +25,8 @@ from course_lib.video.qformer import QUESTIONS, VideoQA, VideoQAConfig, qa_loss,
 from course_lib.video.retrieval import VideoTextModel
 from course_lib.video.retrieval_train import RETRIEVAL_PRESETS, RetrievalRecipe, clip_frames, train_retrieval
 
-__all__ = ["hits_wall", "clip_answers", "VideoQARecipe", "VIDEO_QA_PRESETS", "TrainedVideoQA", "train_video_qa"]
+__all__ = ["hits_wall", "clip_answers", "VideoQARecipe", "VIDEO_QA_PRESETS", "TrainedVideoQA", "frozen_features",
+           "train_video_qa"]
 
 
 def hits_wall(data: MovingDigits, canvas: int, size: int = 8) -> Tensor:
@@ -78,11 +79,16 @@ class TrainedVideoQA:
     run: TrainingRun
     recipe: VideoQARecipe = field(repr=False)
 
-    @torch.no_grad()
     def frame_features(self, frames: Tensor) -> Tensor:
         """Frames (N, k, 1, H, W) -> frozen frame features (N, k, F)."""
-        device = next(self.encoder.parameters()).device
-        return torch.cat([self.encoder.frame_features(f.to(device)) for f in frames.split(512)]).cpu()
+        return frozen_features(self.encoder, frames)
+
+
+@torch.no_grad()
+def frozen_features(encoder: VideoTextModel, frames: Tensor) -> Tensor:
+    """The frame encoder's features of frames (N, k, 1, H, W): (N, k, F), on the CPU."""
+    device = next(encoder.parameters()).device
+    return torch.cat([encoder.frame_features(f.to(device)) for f in frames.split(512)]).cpu()
 
 
 def _batches(features: Tensor, answers: dict[str, list[str]], batch_size: int, seed: int):
@@ -108,11 +114,9 @@ def train_video_qa(recipe: VideoQARecipe | None = None, device: torch.device | N
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.train.seed)
         model = VideoQA(recipe.model)
-    trained = TrainedVideoQA(model, encoder, None, recipe)                   # type: ignore[arg-type]
-    features = trained.frame_features(clip_frames(data))
+    features = frozen_features(encoder, clip_frames(data))
     batches = _batches(features, clip_answers(data, recipe.retrieval.clips.canvas), recipe.train.batch_size,
                        recipe.train.seed)
-    trained.run = load_or_train("video_qa", recipe, model, qa_loss, batches, device=device, desc="video QA",
-                                progress=progress)
-    trained.model = model.eval()
-    return trained
+    run = load_or_train("video_qa", recipe, model, qa_loss, batches, device=device, desc="video QA",
+                        progress=progress)
+    return TrainedVideoQA(model.eval(), encoder, run, recipe)
