@@ -14,6 +14,7 @@ from course_lib.video.retrieval_train import (ALL_CAPTIONS, RETRIEVAL_PRESETS, U
                                               clip_frames, train_retrieval)
 
 GALLERY = 400
+pytestmark = pytest.mark.builds_cache          # day 18's lesson and exercises load these models
 
 
 @pytest.fixture(scope="module")
