@@ -697,7 +697,8 @@ for tempo in TEMPI:
 repeated = test.tempi > 0
 real_tempo = plays_tempo(test.waves[repeated], test.tempi[repeated])
 codec_tempo = plays_tempo(decoded[4][repeated], test.tempi[repeated])
-print(f"{'asked':>8s} {'beat grid':>10s} {'tempo only':>11s}   ({3 * TEMPO_REPEATS} clips each: 3 drums x {TEMPO_REPEATS})")
+print(f"{'asked':>8s} {'beat grid':>10s} {'tempo only':>11s}   "
+      f"({3 * TEMPO_REPEATS} clips each: 3 drums x {TEMPO_REPEATS})")
 for tempo, row in tempo_rows.items():
     print(f"{tempo:4d} bpm {row['beat grid']:10.0%} {row['tempo only']:11.0%}")
 grid = np.mean([r["beat grid"] for r in tempo_rows.values()])
@@ -705,7 +706,8 @@ alone = np.mean([r["tempo only"] for r in tempo_rows.values()])
 print(f"{'mean':>8s} {grid:10.0%} {alone:11.0%}")
 print(f"the referee on {int(repeated.sum())} real repeated drums: {real_tempo:.0%}; "
       f"on their 4-codebook reconstructions: {codec_tempo:.0%}")
-display(play_audio(join_segments(words_waves[4:5], seconds=1.0), SAMPLE_RATE))   # "kick at 180 bpm" from above
+print(f"listen: '{PROMPTS[4]}' from the prompts above, which the referee heard at {clip_tempo(words_waves[4]):.0f} bpm")
+display(play_audio(words_waves[4], SAMPLE_RATE))
 
 # %% [markdown]
 # With the grid the model plays the asked tempo on most clips, close to what the referee

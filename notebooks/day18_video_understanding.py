@@ -235,8 +235,9 @@ def reversal_probe(model, clips, labels, velocities, index):
     clips, labels, velocities = clips[slow][:, index], labels[slow], velocities[slow]
     with torch.no_grad():
         text = model.encode_text(caption_ids, caption_pad)
-        ahead = torch.tensor([ALL_CAPTIONS.index(caption(int(y), tuple(v.tolist()))) for y, v in zip(labels, velocities)])
-        behind = torch.tensor([ALL_CAPTIONS.index(caption(int(y), tuple((-v).tolist()))) for y, v in zip(labels, velocities)])
+        pairs = list(zip(labels.tolist(), velocities.tolist()))
+        ahead = torch.tensor([ALL_CAPTIONS.index(caption(y, tuple(v))) for y, v in pairs])
+        behind = torch.tensor([ALL_CAPTIONS.index(caption(y, tuple(-x for x in v))) for y, v in pairs])
         rows = torch.arange(len(clips))
         forward = model.encode_video(clips, index) @ text.T
         backward = model.encode_video(clips.flip(1), index) @ text.T
@@ -474,7 +475,8 @@ plt.show()
 # %%
 pipeline = MultimodalPipeline(asr, heads, qa)
 results = {}
-for language, sentence, clip_index in (("en", "seven two nine", 5), ("de", translate_digits("four one eight", "de"), 6)):
+examples = (("en", "seven two nine", 5), ("de", translate_digits("four one eight", "de"), 6))
+for language, sentence, clip_index in examples:
     speech = speak(sentence, "en-us" if language == "en" else language)
     digit_clip = frames[clip_index]
     results[language] = result = pipeline.run(digit_clip, speech, fps=4)
@@ -490,10 +492,10 @@ for result in results.values():
 # The German clip is transcribed in German and translated — day 12 learned both tasks
 # from the same audio. Its word times are rougher: the alignment heads were chosen on
 # English, and a word can come out with no length at all (DTW may step down a row
-# without moving in time), which a subtitle survives but a karaoke display would not. Everything the summary says was measured by a model of this
-# course; where a model is wrong (a misheard digit, a misread one), the summary is too,
-# with nothing to flag it: a production pipeline would carry each model's confidence
-# along.
+# without moving in time), which a subtitle survives but a karaoke display would not.
+# Everything the summary says was measured by a model of this course; where a model is
+# wrong (a misheard digit, a misread one), the summary is too, with nothing to flag it:
+# a production pipeline would carry each model's confidence along.
 #
 # ## In production
 #
