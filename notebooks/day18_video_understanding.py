@@ -216,9 +216,10 @@ assert scores["transformer"]["text→video"]["R@1"] > scores["mean"]["text→vid
 # Text→video asks, for each of the captions present in the gallery, whether the best
 # clip has that caption (chance: the share of clips that do, about 1 in 80);
 # video→text asks each clip which of the 80 captions is its own. The temporal head
-# finds nearly every caption's clips first; mean pooling gets the digit and the axis of
-# motion right but guesses the sign — up or down, left or right — so about half its
-# first answers are the same digit moving the wrong way.
+# finds nearly every caption's clips first. Mean pooling cannot know the *sign* of the
+# motion — up or down, left or right — so between a caption and its opposite it can
+# only guess, which keeps its R@1 under one half; its much higher R@5 says it does know
+# the digit and the axis of motion.
 #
 # ### The time-reversal probe
 #
