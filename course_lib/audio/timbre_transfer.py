@@ -39,7 +39,7 @@ from course_lib.audio.codec_train import CODEC_PRESETS, CodecRecipe, train_codec
 from course_lib.audio.style import adain
 from course_lib.checks import check_positive_int, check_shape
 from course_lib.data.sound_clips import CLASSES, PITCHES, SAMPLE_RATE, TIMBRES, make_melody
-from course_lib.runtime import settings_key
+from course_lib.runtime import settings_key, step_generator
 from course_lib.train import TrainingRun, TrainSettings, load_or_train
 
 __all__ = ["TimbreTransferConfig", "TimbreTransfer", "TimbreTransferRecipe", "TIMBRE_TRANSFER_PRESETS",
@@ -112,7 +112,7 @@ def _pair_batches(latents: Tensor, pairing: str, batch_size: int, seed: int):
     M, K = latents.shape[:2]
 
     def batch(step: int):
-        g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        g = step_generator(seed, step)
         i, j = torch.randint(M, (batch_size,), generator=g), torch.randint(M, (batch_size,), generator=g)
         j = torch.where(j == i, (j + 1) % M, j)                  # the style is always another melody
         a, b = torch.randint(K, (batch_size,), generator=g), torch.randint(K, (batch_size,), generator=g)

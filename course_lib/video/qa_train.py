@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from course_lib.data.digits import MovingDigits
-from course_lib.runtime import settings_key
+from course_lib.runtime import settings_key, step_generator
 from course_lib.train import TrainingRun, TrainSettings, load_or_train
 from course_lib.video.qformer import QUESTIONS, VideoQA, VideoQAConfig, qa_loss, qa_sequences
 from course_lib.video.retrieval import VideoTextModel
@@ -97,7 +97,7 @@ def _batches(features: Tensor, answers: dict[str, list[str]], batch_size: int, s
     index = torch.arange(k)
 
     def batch(step: int):
-        g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        g = step_generator(seed, step)
         rows = torch.randint(n, (batch_size,), generator=g).tolist()
         picked = [tasks[t] for t in torch.randint(len(tasks), (batch_size,), generator=g).tolist()]
         tokens, targets = qa_sequences([QUESTIONS[t] for t in picked], [answers[t][r] for t, r in zip(picked, rows)])

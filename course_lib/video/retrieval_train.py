@@ -21,7 +21,7 @@ from torch import Tensor
 
 from course_lib.data.captions import CaptionedClipsSpec, tokenize
 from course_lib.data.digits import DIRECTIONS, MovingDigits, caption
-from course_lib.runtime import settings_key
+from course_lib.runtime import settings_key, step_generator
 from course_lib.train import TrainingRun, TrainSettings, load_or_train
 from course_lib.video.frame_sampling import segment_indices
 from course_lib.video.retrieval import RetrievalConfig, VideoTextModel, symmetric_info_nce
@@ -74,11 +74,11 @@ RETRIEVAL_PRESETS = {
 
 def _batches(frames: Tensor, ids: Tensor, pad: Tensor, captions: Tensor, batch_size: int, seed: int):
     """step -> (frames (B, k, 1, H, W), frame_index (k,), ids, pad, same (B, B)): random clips,
-    k from FRAME_COUNTS and TSN segment indices, from a generator seeded by (seed, step)."""
+    k from FRAME_COUNTS and TSN segment indices, from `runtime.step_generator(seed, step)`."""
     n, t = frames.shape[:2]
 
     def batch(step: int):
-        g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        g = step_generator(seed, step)
         rows = torch.randint(n, (batch_size,), generator=g)
         k = FRAME_COUNTS[int(torch.randint(len(FRAME_COUNTS), (1,), generator=g))]
         index = segment_indices(t, min(k, t), g)
