@@ -39,11 +39,13 @@
 #
 # **Run time:** about a minute on an idle 2-core CPU with the models in `artifacts/`
 # (`make test` trains them first: the two retrieval models, ~25 s each, the Q-Former,
-# ~35 s, and day 12's ASR, ~60 s with its clips). From nothing, add what is missing.
+# ~35 s, and day 12's ASR, ~60 s with its clips; days 11 and 17 train the TTS and the
+# lip-sync generator of section 5). From nothing, add what is missing.
 
 # %%
 import statistics
 import time
+from collections import Counter
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
@@ -52,25 +54,36 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
+from course_lib.data import faces
 from course_lib.data.captions import tokenize
 from course_lib.data.digits import caption
 from course_lib.data.multilingual import digit_sentences, translate_digits
 from course_lib.data.speech import speak, speak_timed, split_of
+from course_lib.metrics import word_error_rate
 from course_lib.runtime import get_device, seed_everything
 from course_lib.speech.asr_train import PRESETS as ASR_PRESETS
 from course_lib.speech.asr_train import train_asr
+from course_lib.speech.fastspeech_train import PRESETS as TTS_PRESETS
+from course_lib.speech.fastspeech_train import train_fastspeech
+from course_lib.speech.vocoder_train import PRESETS as VOCODER_PRESETS
+from course_lib.speech.vocoder_train import train_vocoder
+from course_lib.sync.lipsync import dub
+from course_lib.sync.lipsync_train import PRESETS as LIPSYNC_PRESETS
+from course_lib.sync.lipsync_train import train_lipsync
+from course_lib.speech.ctc_align import (calibrate_spike_lag, ctc_align_words, ctc_log_probs, ctc_viterbi,
+                                         label_spans)
 from course_lib.speech.word_timestamps import (ENCODER_FRAME_SECONDS, align_words, alignment_matrix,
                                                choose_alignment_heads, cross_attention, dtw_path, start_errors)
 from course_lib.train import describe, preset
 from course_lib.video import frame_sampling as fs
-from course_lib.video.pipeline import MultimodalPipeline
+from course_lib.video.pipeline import MultimodalPipeline, side_by_side
 from course_lib.video.qa_train import VIDEO_QA_PRESETS, clip_answers, train_video_qa
 from course_lib.video.qformer import QUESTIONS, answer
 from course_lib.video.retrieval import retrieval_scores, symmetric_info_nce
 from course_lib.video.retrieval_train import (ALL_CAPTIONS, RETRIEVAL_PRESETS, UNDERSTANDING_CLIPS, caption_index,
                                               clip_frames, train_retrieval)
 from course_lib.video.subtitle_video import burn_subtitles
-from course_lib.viz import show_mp4, show_video
+from course_lib.viz import play_audio, show_mp4, show_video
 
 notebook_start = time.perf_counter()
 plt.rcParams["figure.dpi"] = 72
@@ -465,6 +478,85 @@ ax.legend(loc="lower right", fontsize=8)
 plt.show()
 
 # %% [markdown]
+# ### WhisperX's way: forced alignment on a CTC head
+#
+# Day 12's model has something Whisper lacks: a **CTC head** on its encoder, trained to
+# say which word each 20 ms frame holds (or *blank*). When the transcript is known, the
+# best frame labelling that collapses to it is found by the Viterbi recursion over the
+# CTC trellis $z = (\varnothing, w_1, \varnothing, w_2, \dots, w_L, \varnothing)$:
+#
+# $$\delta_t(s) = \log p_t(z_s) + \max\big(\delta_{t-1}(s),\ \delta_{t-1}(s-1),\
+#   \delta_{t-1}(s-2)\big),$$
+#
+# the last term allowed only when $z_s$ is a word different from $z_{s-2}$ (a blank
+# must separate two equal words). It is `F.ctc_loss` with the sum over paths replaced by
+# a max — what WhisperX does with a phoneme CTC model (wav2vec 2.0) after Whisper has
+# transcribed. Written out, checked against `speech.ctc_align` on a real clip:
+
+# %%
+def our_viterbi(log_probs, labels):
+    """The best path's state per frame, states z = (blank, l1, blank, ..., lL, blank)."""
+    z = [0] + [x for label in labels for x in (label, 0)]
+    best = [[float("-inf")] * len(z) for _ in log_probs]
+    came_from = [[0] * len(z) for _ in log_probs]
+    best[0][0], best[0][1] = log_probs[0][0], log_probs[0][z[1]]
+    for t in range(1, len(log_probs)):
+        for s in range(len(z)):
+            options = [s, s - 1] + ([s - 2] if s >= 2 and z[s] != 0 and z[s] != z[s - 2] else [])
+            previous = max((p for p in options if p >= 0), key=lambda p: best[t - 1][p])
+            best[t][s], came_from[t][s] = best[t - 1][previous] + log_probs[t][z[s]], previous
+    s = len(z) - 1 if best[-1][-1] >= best[-1][-2] else len(z) - 2
+    path = [s]
+    for t in range(len(log_probs) - 1, 0, -1):
+        s = came_from[t][s]
+        path.append(s)
+    return torch.tensor(path[::-1])
+
+
+wave, truth_times = speak_timed(unseen[0])
+log_probs = ctc_log_probs(asr.model, wave)                                     # (frames, vocabulary + blank)
+labels = [i + 1 for i in asr.tokenizer.encode(unseen[0])]                      # class 0 is the blank
+assert torch.equal(our_viterbi(log_probs.tolist(), labels), ctc_viterbi(log_probs, labels))
+spans = label_spans(ctc_viterbi(log_probs, labels), len(labels))
+print(f"{unseen[0]!r}: each word's frames on the path {spans.tolist()}, "
+      f"eSpeak's starts in frames {[round(s / ENCODER_FRAME_SECONDS) for s, _ in truth_times]}")
+
+# %% [markdown]
+# Each word occupies one or two frames — a CTC model **spikes** and fills the rest with
+# blanks — and the spike comes late, inside the word, after the model has heard enough
+# of it. How late is a property of the model, so we measure it on the 20 training
+# strings (`calibrate_spike_lag`: the median of spike − true start) and move every start
+# back by it; a word ends where the next begins. Then the same 40 held-out strings:
+
+# %%
+lag = calibrate_spike_lag(asr.model, asr.tokenizer, timed_seen)
+ctc_errors = {"CTC spikes as they are": [], f"CTC, {1000 * lag:.0f} ms earlier": []}
+ctc_end_errors = []
+for sentence in unseen:
+    wave, truth_times = speak_timed(sentence)
+    log_probs = ctc_log_probs(asr.model, wave)
+    for (name, found), spike_lag in zip(ctc_errors.items(), (0.0, lag)):
+        predicted = ctc_align_words(asr.model, asr.tokenizer, wave, sentence, spike_lag, log_probs=log_probs)
+        found += start_errors(predicted, truth_times)
+    ctc_end_errors += [abs(p[1] - q[1]) for p, q in zip(predicted, truth_times)]
+for name, e in {"attention, 2 heads": errors["2 chosen heads"], **ctc_errors}.items():
+    print(f"{name:24s} word starts: median error {1000 * statistics.median(e):4.0f} ms, "
+          f"90th percentile {1000 * np.percentile(e, 90):4.0f} ms")
+print(f"word ends (CTC, shifted): median error {1000 * statistics.median(ctc_end_errors):.0f} ms")
+# Measured with two training runs of day 12's recipe: 30 ms and 24 ms (lags 115 and 108 ms).
+assert statistics.median(ctc_errors[f"CTC, {1000 * lag:.0f} ms earlier"]) <= 0.06
+
+# %% [markdown]
+# Raw spikes miss by about the lag itself (~110 ms); shifted by the one number measured
+# on training clips, the CTC aligner lands within a frame or two of eSpeak, and — unlike
+# attention — by about as much from one training run to the next (24 and 30 ms in two
+# runs, where attention gave 20 and 48 ms), because the CTC head was *trained* to put
+# words on frames while attention only learned it on the way. Its tail is the spike
+# timing itself: a word the model recognises early or late is shifted by the same lag
+# as every other. WhisperX aligns characters or phonemes rather than words for this
+# reason: many small spikes pin a word's start and end far better than one.
+
+# %% [markdown]
 # ## 5. The multimodal pipeline
 #
 # `video.pipeline.MultimodalPipeline` strings it together for one clip and its speech:
@@ -473,22 +565,35 @@ plt.show()
 # cues (at most 42 characters, shown at least 0.7 s, `video.subtitles`) written as
 # WebVTT, **look** (section 3's answers), **summarise** (a template: our models are too
 # small to write prose), and **render** an MP4 with the speech and a soft subtitle
-# track. Played here with the subtitles burned in (libass through ffmpeg), since a
-# browser does not show an MP4's own text track.
+# track.
+#
+# The input is a talking-face clip beside a moving digit: the speaker's face is made by
+# **day 17's lip-sync generator**, which takes a face saying something else and moves
+# its mouth to the new speech (`sync.lipsync.dub`), and `video.pipeline.side_by_side`
+# puts it next to the digit clip at the face's 25 frames per second. The Q-Former looks
+# at the digit; the viewer sees both. Played here with the subtitles burned in (libass
+# through ffmpeg), since a browser does not show an MP4's own text track.
 
 # %%
+lipsync = train_lipsync(preset(LIPSYNC_PRESETS, DEVICE))      # day 17's generator (loaded once day 17 has run)
+lipsync.model.to("cpu")
 pipeline = MultimodalPipeline(asr, heads, qa)
 results = {}
-examples = (("en", "seven two nine", 5), ("de", translate_digits("four one eight", "de"), 6))
-for language, sentence, clip_index in examples:
+examples = (("en", "seven two nine", 5, 2), ("de", translate_digits("four one eight", "de"), 6, 5))
+for language, sentence, clip_index, face_style in examples:
     speech = speak(sentence, "en-us" if language == "en" else language)
-    digit_clip = frames[clip_index]
-    results[language] = result = pipeline.run(digit_clip, speech, fps=4)
+    digit_clip = frames[clip_index]                                        # (T, 1, 16, 16) at 4 fps
+    seconds = len(digit_clip) / 4
+    padded = F.pad(speech, (0, max(0, round(seconds * 16_000) - len(speech))))    # silence to the clip's end
+    other_words = faces.make_clip("good morning to you all", style=face_style).video()
+    talking = dub(lipsync.model, other_words, padded)                      # (T', 3, 32, 32) at 25 fps
+    picture = side_by_side(digit_clip, 4, talking, faces.FPS)              # (T', 3, 32, 64)
+    results[language] = result = pipeline.run(digit_clip, speech, fps=faces.FPS, picture=picture, scale=4)
     print(result.summary)
     print(f"  words: {[(w, round(s, 2), round(e, 2)) for w, s, e in result.words]}")
     print("  " + " | ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.seconds.items()))
 print(results["en"].webvtt)
-display(show_mp4(burn_subtitles(results["en"].mp4, results["en"].cues, font_size=20)))
+display(show_mp4(burn_subtitles(results["en"].mp4, results["en"].cues, font_size=24)))
 for result in results.values():
     assert " ".join(c.text for c in result.cues).split() == result.transcript.split()     # every word, in order
 
@@ -500,6 +605,34 @@ for result in results.values():
 # Everything the summary says was measured by a model of this course; where a model is
 # wrong (a misheard digit, a misread one), the summary is too, with nothing to flag it:
 # a production pipeline would carry each model's confidence along.
+#
+# Why is the speaker eSpeak NG and not **day 11's own voice**? Because day 12's ASR has
+# only ever heard eSpeak. The same 10 held-out strings, read by eSpeak and by day 11's
+# FastSpeech with its neural vocoder (the same "en-us" voice it imitates):
+
+# %%
+tts = train_fastspeech(preset(TTS_PRESETS, DEVICE))              # day 11's TTS (loaded once day 11 has run)
+tts.neural_vocoder = train_vocoder(preset(VOCODER_PRESETS, DEVICE)).model
+strings = unseen[:10]
+voices = {"eSpeak NG": [speak(s) for s in strings],
+          "day 11's TTS": [tts.synthesize(s, "en-us") for s in strings]}
+asr.model.to("cpu")
+heard_wer = {}
+for name, waves in voices.items():
+    languages = asr.detect_language(waves)
+    heard = asr.transcribe(waves, language="en")
+    heard_wer[name] = word_error_rate(strings, heard)
+    print(f"{name:13s} WER {100 * heard_wer[name]:3.0f} %, languages detected {dict(Counter(languages))};  "
+          f"e.g. {strings[0]!r} -> {heard[0]!r}")
+display(play_audio(torch.cat([voices["eSpeak NG"][0], voices["day 11's TTS"][0]]), 16_000))
+
+# %% [markdown]
+# Day 11's voice is intelligible to a person (PocketSphinx heard it with a WER near 10 %
+# in day 11), yet day 12's model mishears it and often takes it for German: the
+# vocoder's texture and FastSpeech's smoothed prosody are a **domain shift** for a
+# recogniser trained on one synthesiser. Whisper avoids this by training on 680,000 hours of varied audio;
+# ours would need day 11's speech in its training mix. A pipeline is only as good as
+# the weakest model's fit to the data the others feed it.
 #
 # ## In production
 #

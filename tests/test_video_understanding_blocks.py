@@ -117,3 +117,33 @@ def test_an_attention_diagonal_gives_the_words_times():
     assert times[1][1] >= 0.54
     with pytest.raises(ValueError, match="odd"):
         median_filter(attention, 4)
+
+
+def test_side_by_side_aligns_two_clips_in_time_and_size():
+    from course_lib.video.pipeline import side_by_side
+
+    digit = torch.linspace(-1, 1, 4).view(4, 1, 1, 1).expand(4, 1, 16, 16)       # 4 frames at 4 fps: 1 s
+    face = torch.rand(10, 3, 32, 32)                                             # 10 frames at 25 fps: 0.4 s
+    both = side_by_side(digit, 4, face, 25, fps=25)
+    assert both.shape == (25, 3, 32, 64) and 0 <= both.min() and both.max() <= 1
+    # frame i shows the digit frame under its middle, (i + 0.5) * 4 / 25, upscaled 2x, grey on all channels
+    assert torch.equal(both[:6, :, :, :32], torch.zeros(6, 3, 32, 32))              # 5.5 * 4 / 25 < 1
+    assert torch.allclose(both[6, :, :, :32], torch.full((3, 32, 32), 1 / 3))        # 6.5 * 4 / 25 >= 1
+    assert torch.equal(both[-1, :, :, :32], torch.ones(3, 32, 32))
+    assert torch.equal(both[:10, :, :, 32:], face) and torch.equal(both[10:, :, :, 32:], face[-1:].expand(15, -1, -1, -1))
+    with pytest.raises(ValueError, match="heights must divide"):
+        side_by_side(digit, 4, torch.rand(3, 3, 24, 24), 25)
+    with pytest.raises(ValueError, match="left_fps"):
+        side_by_side(digit, 0, face, 25)
+    with pytest.raises(ValueError, match="right must have 1 or 3 channels"):
+        side_by_side(digit, 4, torch.rand(3, 2, 32, 32), 25)
+
+
+def test_the_summary_says_what_was_seen_and_heard():
+    from course_lib.video.pipeline import MultimodalPipeline
+
+    answers = {"caption": "a 8 moving up", "wall": "no"}
+    english = MultimodalPipeline.summarise(answers, "en", "one two", "one two")
+    assert english == "The video shows an 8 moving up; it does not reach a wall. The speaker says, in English, “one two”."
+    german = MultimodalPipeline.summarise({"caption": "a 3 moving left", "wall": "yes"}, "de", "eins", "one")
+    assert german.endswith("in German, “eins” (in English: “one”).") and "bounces off a wall" in german

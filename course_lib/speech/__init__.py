@@ -24,6 +24,8 @@ Training (recipes, `PRESETS`, load-or-train) and products:
 - `service`: the ElevenLabs-shaped local TTS HTTP server and its client.
 - `recognize`: the pocketsphinx judge of intelligibility (score it with
   `metrics.word_error_rate`).
-- `word_timestamps` (day 18, in progress): Whisper's alignment step — DTW through an
-  attention matrix, median filtering, token and word spans.
+- `word_timestamps` (day 18): Whisper's word times — cross-attention of chosen heads,
+  median filtering, DTW, token and word spans.
+- `ctc_align` (day 18): WhisperX's way — Viterbi forced alignment on the CTC head, with
+  the spikes' lag calibrated on training clips.
 """

@@ -20,6 +20,7 @@ Steps (each timed in `result.seconds`):
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -32,9 +33,39 @@ from course_lib.video.qformer import QUESTIONS, answer
 from course_lib.video.subtitle_video import mux_subtitles
 from course_lib.video.subtitles import Cue, words_to_cues, write_webvtt
 
-__all__ = ["PipelineResult", "MultimodalPipeline", "LANGUAGE_NAMES"]
+__all__ = ["PipelineResult", "MultimodalPipeline", "LANGUAGE_NAMES", "side_by_side"]
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French"}
+
+
+def side_by_side(left: Tensor, left_fps: int, right: Tensor, right_fps: int, fps: int = 25) -> Tensor:
+    """Two clips shown next to each other at `fps`: (T, 3, H, W_l + W_r) in [0, 1].
+
+    left, right: (T_i, C, H_i, W_i) in [-1, 1] (if any value is negative) or [0, 1], one or
+    three channels; each is upscaled (nearest, integer factor) to the taller one's height
+    and resampled in time by nearest frame; the result lasts as long as the longer clip
+    (the shorter one holds its last frame), T = ceil(max(T_i / fps_i) * fps).
+    """
+    clips = []
+    for name, clip, clip_fps in (("left", left, left_fps), ("right", right, right_fps)):
+        check_shape(clip, name, "T C H W")
+        if clip.shape[1] not in (1, 3):
+            raise ValueError(f"{name} must have 1 or 3 channels; got {clip.shape[1]}")
+        if not isinstance(clip_fps, int) or clip_fps <= 0:
+            raise ValueError(f"{name}_fps must be a positive int; got {clip_fps!r}")
+        clip = clip.float()
+        clips.append(((clip + 1) / 2 if clip.min() < 0 else clip).expand(-1, 3, -1, -1))
+    height = max(c.shape[2] for c in clips)
+    if any(height % c.shape[2] for c in clips):
+        raise ValueError(f"the clips' heights must divide {height}; got {[c.shape[2] for c in clips]}")
+    seconds = max(len(c) / f for c, f in zip(clips, (left_fps, right_fps)))
+    n = math.ceil(seconds * fps - 1e-9)
+    out = []
+    for clip, clip_fps in zip(clips, (left_fps, right_fps)):
+        index = ((torch.arange(n) + 0.5) * clip_fps / fps).long().clamp_max(len(clip) - 1)
+        k = height // clip.shape[2]
+        out.append(clip[index].repeat_interleave(k, 2).repeat_interleave(k, 3))
+    return torch.cat(out, dim=-1)
 
 
 @dataclass
@@ -88,7 +119,10 @@ class MultimodalPipeline:
     @staticmethod
     def summarise(answers: dict[str, str], language: str, transcript: str, english: str) -> str:
         """One paragraph from what was seen and heard."""
-        seen = f"The video shows {answers['caption']}"
+        caption = answers["caption"]
+        if caption.startswith("a 8"):                                   # "an 8", as it is read
+            caption = "an" + caption[1:]
+        seen = f"The video shows {caption}"
         seen += "; it bounces off a wall." if answers["wall"] == "yes" else "; it does not reach a wall."
         heard = f" The speaker says, in {LANGUAGE_NAMES.get(language, language)}, “{transcript}”"
         heard += f" (in English: “{english}”)." if language != "en" else "."
