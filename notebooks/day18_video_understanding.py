@@ -444,14 +444,14 @@ for name, e in errors.items():
     print(f"{name:15s} word starts: median error {1000 * statistics.median(e):4.0f} ms, "
           f"90th percentile {1000 * np.percentile(e, 90):4.0f} ms   ({len(e)} words)")
 print(f"word ends (2 heads): median error {1000 * statistics.median(end_errors):.0f} ms")
-# Measured in two training runs of day 12's recipe: 20 ms and 48 ms (evenly spread: 41 ms).
+# Measured in three training runs of day 12's recipes: 20, 48 and 46 ms (evenly spread: 41 ms).
 assert statistics.median(errors["2 chosen heads"]) <= 0.06
 
 # %% [markdown]
 # One encoder frame is 20 ms, the finest this model resolves. How close we land
-# depends on the training run: two runs of day 12's recipe with the same seed (training
-# on a CPU is not bit-for-bit repeatable across runs and machines) gave a median of 20
-# ms and of 48 ms. The "evenly spread" row is an *oracle-assisted* guess — it is told
+# depends on the training run: three runs of day 12's recipes with the same seed
+# (training on a CPU is not bit-for-bit repeatable across runs and machines) gave
+# medians of 20, 48 and 46 ms. The "evenly spread" row is an *oracle-assisted* guess — it is told
 # where the first word starts and the last one ends — and on eSpeak's regular rhythm it
 # is hard to beat (it could not follow a pause, though). A model this small attends to
 # the right word only loosely, which heads do so varies from run to run, and the tail
@@ -543,14 +543,14 @@ for name, e in {"attention, 2 heads": errors["2 chosen heads"], **ctc_errors}.it
     print(f"{name:24s} word starts: median error {1000 * statistics.median(e):4.0f} ms, "
           f"90th percentile {1000 * np.percentile(e, 90):4.0f} ms")
 print(f"word ends (CTC, shifted): median error {1000 * statistics.median(ctc_end_errors):.0f} ms")
-# Measured with two training runs of day 12's recipe: 30 ms and 24 ms (lags 115 and 108 ms).
+# Measured with three training runs of day 12's recipes: 30, 24 and 24 ms (lags 115, 108 and 104 ms).
 assert statistics.median(ctc_errors[f"CTC, {1000 * lag:.0f} ms earlier"]) <= 0.06
 
 # %% [markdown]
 # Raw spikes miss by about the lag itself (~110 ms); shifted by the one number measured
 # on training clips, the CTC aligner lands within a frame or two of eSpeak, and — unlike
-# attention — by about as much from one training run to the next (24 and 30 ms in two
-# runs, where attention gave 20 and 48 ms), because the CTC head was *trained* to put
+# attention — by about as much from one training run to the next (30, 24 and 24 ms in
+# three runs, where attention gave 20, 48 and 46 ms), because the CTC head was *trained* to put
 # words on frames while attention only learned it on the way. Its tail is the spike
 # timing itself: a word the model recognises early or late is shifted by the same lag
 # as every other. WhisperX aligns characters or phonemes rather than words for this
@@ -599,7 +599,8 @@ for result in results.values():
 
 # %% [markdown]
 # The German clip is transcribed in German and translated — day 12 learned both tasks
-# from the same audio. Its word times are rougher: the alignment heads were chosen on
+# from the same audio; compare the translation with the transcript word by word, as
+# day 12's decoder sometimes drops a word (nothing in the pipeline would notice). Its word times are rougher: the alignment heads were chosen on
 # English, and a word can come out with no length at all (DTW may step down a row
 # without moving in time), which a subtitle survives but a karaoke display would not.
 # Everything the summary says was measured by a model of this course; where a model is
@@ -628,10 +629,10 @@ display(play_audio(torch.cat([voices["eSpeak NG"][0], voices["day 11's TTS"][0]]
 
 # %% [markdown]
 # Day 11's voice is intelligible to a person (PocketSphinx heard it with a WER near 10 %
-# in day 11), yet day 12's model mishears it and often takes it for German: the
-# vocoder's texture and FastSpeech's smoothed prosody are a **domain shift** for a
-# recogniser trained on one synthesiser. Whisper avoids this by training on 680,000 hours of varied audio;
-# ours would need day 11's speech in its training mix. A pipeline is only as good as
+# in day 11), yet day 12's model mishears it, and may not even name its language right:
+# the vocoder's texture and FastSpeech's smoothed prosody are a **domain shift** for a
+# recogniser trained on one synthesiser. Whisper avoids this by training on 680,000
+# hours of varied audio; ours would need day 11's speech in its training mix. A pipeline is only as good as
 # the weakest model's fit to the data the others feed it.
 #
 # ## In production

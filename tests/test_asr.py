@@ -308,6 +308,12 @@ def test_train_asr_finetune_and_ctc_train_then_load(tmp_path, monkeypatch):
     clips = asr_train.load_data(data, progress=False)
     texts = trained.transcribe([c.wave for c in clips[:2]], language="en")
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+    by_ctc = trained.transcribe([c.wave for c in clips[:2]], decode="ctc")
+    assert len(by_ctc) == 2 and all(set(t.split()) <= set(trained.tokenizer.vocabulary) for t in by_ctc)
+    with pytest.raises(ValueError, match="can only transcribe"):
+        trained.transcribe([clips[0].wave], task="translate", decode="ctc")
+    with pytest.raises(ValueError, match="decode"):
+        trained.transcribe([clips[0].wave], decode="joint")
     assert len(trained.detect_language([clips[0].wave])) == 1
     with pytest.raises(ValueError, match="each data entry must be"):
         asr_train.load_data([("en", "en-us", "digits", 10, "transcribe")])
@@ -345,3 +351,37 @@ def test_example_batches_are_pure_functions_of_the_step():
     assert not torch.equal(data(8)["mel_lengths"], first["mel_lengths"]) or \
         not torch.equal(data(8)["tokens"], first["tokens"])
     assert set(first) == {"mels", "mel_lengths", "tokens", "token_lengths", "labels", "label_lengths"}
+
+
+def test_long_examples_join_clips_of_one_voice_with_their_transcripts():
+    from types import SimpleNamespace
+
+    def clip(language, text, english, seconds, split="train"):
+        return SimpleNamespace(language=language, voice=language, kind="digits", split=split, text=text,
+                               english=english, wave=torch.full((int(seconds * 16_000),), 0.1))
+    clips = [clip("en", "one two", "one two", 0.5), clip("en", "three", "three", 0.3),
+             clip("en", "four five", "four five", 0.4), clip("en", "six", "six", 0.2, split="test"),
+             clip("de", "eins", "one", 0.3), clip("de", "zwei drei", "two three", 0.6)]
+    data = (("en", "en", "digits", 4, ("transcribe",)), ("de", "de", "digits", 2, ("transcribe", "translate")))
+    tokenizer = asr_tokenizer.Tokenizer(("one", "two", "three", "four", "five", "six", "eins", "zwei", "drei"))
+    joined = asr_train.long_examples(clips, data, tokenizer, concat=3, seed=0)
+    assert asr_train.long_examples(clips, data, tokenizer, concat=1, seed=0) == []
+    assert len(joined) == 3 + 2 * 2                            # one per training clip, per task of its set
+    singles = {c.text: c for c in clips if c.split == "train"}
+    for mel, sequence, labels in joined:
+        text = tokenizer.decode([i - 1 for i in labels])
+        language = tokenizer.symbols()[sequence[1]].strip("<|>")
+        parts = [t for t in singles if f" {t} " in f" {text} " and singles[t].language == language]
+        assert 2 <= len(parts) <= 3 and sorted(text.split()) == sorted(" ".join(parts).split())
+        seconds = sum(len(singles[t].wave) for t in parts) / 16_000
+        assert seconds / 0.01 <= mel.shape[1] <= (seconds + 0.1 * (len(parts) - 1)) / 0.01 + 2   # + short gaps
+        target = tokenizer.decode(sequence)
+        assert target == text or target == " ".join(singles[t].english for t in text_order(text, parts))
+        assert "six" not in text                               # test clips never join
+    again = asr_train.long_examples(clips, data, tokenizer, concat=3, seed=0)
+    assert [j[2] for j in again] == [j[2] for j in joined]     # seeded
+
+
+def text_order(text, parts):
+    """The parts in the order they occur in text."""
+    return sorted(parts, key=lambda t: f" {text} ".index(f" {t} "))

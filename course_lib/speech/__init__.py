@@ -20,8 +20,10 @@ Training (recipes, `PRESETS`, load-or-train) and products:
 - `fastspeech_train`: `train_fastspeech` (trains its speaker encoder first);
   `TrainedFastSpeech.synthesize` and `clone`, the TTS product API.
 - `vocoder_train`: `train_vocoder`.
-- `asr_train`: `train_asr`, `finetune_asr`, `train_ctc`; `TrainedASR.transcribe`.
-- `service`: the ElevenLabs-shaped local TTS HTTP server and its client.
+- `asr_train`: `train_asr` (clips and their concatenations), `finetune_asr`, `train_ctc`;
+  `TrainedASR.transcribe` with the attention decoder or the CTC head.
+- `service`: the ElevenLabs-shaped local TTS HTTP server (whole WAV, and a streaming
+  endpoint with chunked transfer) and its clients.
 - `recognize`: the pocketsphinx judge of intelligibility (score it with
   `metrics.word_error_rate`).
 - `word_timestamps` (day 18): Whisper's word times — cross-attention of chosen heads,

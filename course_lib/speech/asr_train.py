@@ -9,7 +9,9 @@ load-or-train, and the product API (`transcribe`, `detect_language`).
 
 Checkpoints: artifacts/checkpoints/asr_<key>.pt, asr_finetune_<key>.pt, asr_ctc_<key>.pt.
 A recipe's `data` is a tuple of clip sets (language, eSpeak voice, kind, n, tasks), as
-`data.multilingual.load_clips` makes them; translation targets are English. The models,
+`data.multilingual.load_clips` makes them; translation targets are English. With
+`concat` > 1, half the training pool is clips of one set joined 2..concat at a time
+(`long_examples`), so the model hears more words at once than any clip holds. The models,
 loss and decoders are in `asr.py` and `ctc.py`; the tokenizer in `asr_tokenizer.py`.
 """
 
@@ -24,15 +26,17 @@ from functools import partial
 import torch
 from torch import Tensor
 
+from course_lib.checks import check_choice, check_positive_int
 from course_lib.runtime import get_device, settings_key, step_random
-from course_lib.speech.asr import (AsrConfig, WhisperASR, asr_loss, beam_search, collate_features,
+from course_lib.speech.asr import (AsrConfig, ConvStem, WhisperASR, asr_loss, beam_search, collate_features,
                                    detect_language, features, greedy_decode)
 from course_lib.speech.asr_tokenizer import TASKS, Tokenizer
 from course_lib.speech.ctc import CTCModel, ctc_greedy, ctc_loss
 from course_lib.train import TrainingRun, TrainSettings, load_or_train
 
 __all__ = ["DEFAULT_DATA", "UNSEEN_VOICE", "AsrRecipe", "AsrFinetuneRecipe", "CTCRecipe", "PRESETS",
-           "FINETUNE_PRESETS", "CTC_PRESETS", "load_data", "tokenizer_for", "examples", "example_batches",
+           "FINETUNE_PRESETS", "CTC_PRESETS", "load_data", "tokenizer_for", "examples", "long_examples",
+           "example_batches",
            "TrainedASR", "TrainedCTC", "new_asr", "new_ctc", "train_asr", "finetune_asr", "train_ctc"]
 
 # Training data: (language, voice, kind, n, tasks); translation targets are English.
@@ -66,15 +70,19 @@ def _check_data(data: Sequence[tuple]) -> None:
 class AsrRecipe:
     """Everything that decides the trained Whisper-style model: sizes (vocab_size is filled
     from the tokenizer of `data`), optimisation (AdamW, linear warm-up, constant rate), the
-    clip sets, and the weight of the joint CTC loss (0: pure attention training, as
-    Whisper; then `model.ctc_head` must be False)."""
+    clip sets, the weight of the joint CTC loss (0: pure attention training, as Whisper;
+    then `model.ctc_head` must be False), and `concat`: the most clips joined into one
+    long training example (1: none; see `long_examples`), so that the model hears
+    utterances longer than any single clip."""
     model: AsrConfig = AsrConfig()
-    train: TrainSettings = TrainSettings(steps=400, batch_size=32, lr=2e-3, warmup=50)
+    train: TrainSettings = TrainSettings(steps=800, batch_size=32, lr=2e-3, warmup=50)
     data: tuple = DEFAULT_DATA
     ctc_weight: float = 0.3
+    concat: int = 3
 
     def __post_init__(self):
         _check_data(self.data)
+        check_positive_int(self.concat, "concat")
         if not 0 <= self.ctc_weight < 1:
             raise ValueError(f"ctc_weight must be in [0, 1); got {self.ctc_weight!r}")
         if self.model.ctc_head != (self.ctc_weight > 0):
@@ -119,7 +127,8 @@ class CTCRecipe:
 
 
 PRESETS = {
-    # 0.46 M parameters, 400 steps of 32 examples: about 30 s on a 2-core CPU.
+    # 0.46 M parameters, 800 steps of 32 examples (half of them 2-3 clips joined): about
+    # 3 minutes on a 2-core CPU.
     "cpu": AsrRecipe(),
     # the same model, 5x the steps on twice the batch.
     "gpu": AsrRecipe(train=TrainSettings(steps=2000, batch_size=64, lr=2e-3, warmup=50)),
@@ -177,6 +186,41 @@ def examples(clips, data: Sequence[tuple], tokenizer: Tokenizer,
     return out
 
 
+def long_examples(clips, data: Sequence[tuple], tokenizer: Tokenizer, concat: int, seed: int,
+                  split: str = "train") -> list[tuple[Tensor, list[int], list[int]]]:
+    """Examples made of 2..`concat` clips of one clip set (same language and voice) joined
+    with 0-0.1 s of silence between them, transcripts (and translations) joined too: as
+    many as there are single clips of `split`. Whisper trains on 30 s windows holding many
+    sentences; a model trained on short clips only stops listening after the lengths it
+    has seen (day 19 streams audio longer than any clip)."""
+    from course_lib.data.multilingual import SAMPLE_RATE
+
+    if concat < 2:
+        return []
+    tasks = {(lang, voice, kind): t for lang, voice, kind, _, t in data}
+    groups: dict[tuple, list] = {}
+    for c in clips:
+        if c.split == split:
+            groups.setdefault((c.language, c.voice, c.kind), []).append(c)
+    rng = step_random(seed, 0, stream=1)              # not the batches' stream (0)
+    out = []
+    for key, members in groups.items():
+        for _ in range(len(members) if len(members) > 1 else 0):
+            chosen = rng.sample(members, min(rng.randint(2, concat), len(members)))
+            pieces = []
+            for i, c in enumerate(chosen):
+                if i:
+                    pieces.append(torch.zeros(int(SAMPLE_RATE * rng.uniform(0.0, 0.1))))
+                pieces.append(c.wave)
+            mel = features(torch.cat(pieces))
+            text = " ".join(c.text for c in chosen)
+            labels = [i + 1 for i in tokenizer.encode(text)]
+            for task in tasks[key]:
+                target = " ".join(c.english for c in chosen) if task == "translate" else text
+                out.append((mel, tokenizer.sequence(target, c.language, task), labels))
+    return out
+
+
 def example_batches(make_examples: Callable[[], list], batch_size: int, seed: int) -> Callable[[int], dict]:
     """data(step) for `train.fit`: `batch_size` examples drawn without replacement by
     `runtime.step_random(seed, step)`, collated (mels, tokens, CTC labels). The examples
@@ -193,9 +237,13 @@ def example_batches(make_examples: Callable[[], list], batch_size: int, seed: in
     return data
 
 
-def _train_batches(data: Sequence[tuple], tokenizer: Tokenizer, settings: TrainSettings, progress: bool):
-    return example_batches(lambda: examples(load_data(data, progress), data, tokenizer, "train"),
-                           settings.batch_size, settings.seed)
+def _train_batches(data: Sequence[tuple], tokenizer: Tokenizer, settings: TrainSettings, progress: bool,
+                   concat: int = 1):
+    def make():
+        clips = load_data(data, progress)
+        return (examples(clips, data, tokenizer, "train")
+                + long_examples(clips, data, tokenizer, concat, settings.seed))
+    return example_batches(make, settings.batch_size, settings.seed)
 
 
 # ---------------------------------------------------------------- trained models
@@ -214,8 +262,19 @@ class TrainedASR:
         return next(self.model.parameters()).device
 
     def transcribe(self, waves: Sequence[Tensor], language: str | None = "en",
-                   task: str = "transcribe", beam_size: int = 1, batch_size: int = 64) -> list[str]:
-        """Texts for (T,) waves at 16 kHz. language None: detect it first (per clip)."""
+                   task: str = "transcribe", beam_size: int = 1, batch_size: int = 64,
+                   decode: str = "attention") -> list[str]:
+        """Texts for (T,) waves at 16 kHz. language None: detect it first (per clip).
+
+        decode "attention": the decoder, greedy (or beam search with beam_size > 1);
+        "ctc": best path of the encoder's CTC head (transcription only: the head was
+        trained on transcripts; no language prompt, no decoder)."""
+        check_choice(decode, "decode", ("attention", "ctc"))
+        if decode == "ctc":
+            if task != "transcribe":
+                raise ValueError(f"decode='ctc' can only transcribe (the CTC head never learned to translate); "
+                                 f"got task={task!r}")
+            return self.transcribe_ctc(waves, batch_size)
         mels = [features(w) for w in waves]
         languages = ([language] * len(mels) if language is not None else
                      self.detect_language(waves))
@@ -233,6 +292,22 @@ class TrainedASR:
                                     batch["mel_lengths"].to(self.device), prompts.to(self.device),
                                     eot=self.tokenizer.eot)
             out += [self.tokenizer.decode(i) for i in ids]
+        return out
+
+    @torch.no_grad()
+    def transcribe_ctc(self, waves: Sequence[Tensor], batch_size: int = 64) -> list[str]:
+        """Best-path transcripts from the CTC head on the encoder (class c = token id c - 1)."""
+        if self.model.ctc is None:
+            raise ValueError("this model has no CTC head (AsrConfig.ctc_head=False)")
+        self.model.eval()
+        out = []
+        for start in range(0, len(waves), batch_size):
+            batch = collate_features([features(w) for w in waves[start:start + batch_size]])
+            mels, lengths = batch["mels"].to(self.device), batch["mel_lengths"].to(self.device)
+            audio, _ = self.model.encoder(mels, lengths)
+            log_probs = self.model.ctc(audio).log_softmax(-1)
+            best = ctc_greedy(log_probs, ConvStem.output_lengths(lengths))
+            out += [self.tokenizer.decode([c - 1 for c in labels]) for labels in best]
         return out
 
     def detect_language(self, waves: Sequence[Tensor], batch_size: int = 64) -> list[str]:
@@ -290,7 +365,7 @@ def train_asr(recipe: AsrRecipe | None = None, device: torch.device | None = Non
     recipe = recipe or PRESETS["cpu"]
     tokenizer = tokenizer_for(recipe.data)
     model = new_asr(recipe, tokenizer)
-    data = _train_batches(recipe.data, tokenizer, recipe.train, progress)
+    data = _train_batches(recipe.data, tokenizer, recipe.train, progress, recipe.concat)
     run = load_or_train("asr", recipe, model, partial(asr_loss, ctc_weight=recipe.ctc_weight), data,
                         device=device or get_device(), desc="asr", progress=progress)
     return TrainedASR(model, tokenizer, run, recipe)
