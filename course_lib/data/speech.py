@@ -40,7 +40,7 @@ from course_lib.speech.text import SymbolTable, digits_to_words, normalize, phon
 
 __all__ = ["VERSION", "SAMPLE_RATE", "N_FFT", "HOP_LENGTH", "N_MELS", "F_MAX", "DOMAINS",
            "VOICES", "SPLITS", "Utterance", "SpeechCorpus", "sentences", "split_of",
-           "log_mel", "durations_to_frames", "speak", "speak_timed", "make_utterance", "load_corpus", "collate",
+           "log_mel", "durations_to_frames", "speak", "speak_timed", "speak_stream", "make_utterance", "load_corpus", "collate",
            "EXTRA_VOICES", "UNSEEN_VOICES", "TTS_VOICES", "voice_language", "voice_utterances"]
 
 VERSION = 2
@@ -269,6 +269,31 @@ def speak_timed(text: str, voice: str = "en-us") -> tuple[torch.Tensor, list[tup
     for k in range(len(times) - 1):                              # the next word's first phoneme ends this one
         times[k] = (times[k][0], min(times[k][1], times[k + 1][0]))
     return resample(torch.from_numpy(syn.wave), sr, SAMPLE_RATE), times
+
+
+def speak_stream(texts: list[str], voice: str = "en-us", pause: tuple[float, float] = (0.3, 0.8),
+                 seed: int = 0) -> tuple[torch.Tensor, list[tuple[str, float, float]]]:
+    """Several utterances spoken one after another with pauses drawn from `pause` (seconds,
+    uniform, seeded): the wave (T,) at 16 kHz and every word as (word, start, end) in
+    seconds from the start (`speak_timed`'s times, shifted). Day 19's live audio."""
+    import random
+
+    if not texts:
+        raise ValueError("texts must hold at least one utterance")
+    if not 0 <= pause[0] <= pause[1]:
+        raise ValueError(f"pause must be (low, high) seconds with 0 <= low <= high; got {pause}")
+    rng = random.Random(seed)
+    pieces, words, at = [], [], 0.0
+    for i, text in enumerate(texts):
+        if i:
+            gap = torch.zeros(round(rng.uniform(*pause) * SAMPLE_RATE))
+            pieces.append(gap)
+            at += len(gap) / SAMPLE_RATE
+        wave, times = speak_timed(text, voice)
+        words += [(w, at + s, at + e) for w, (s, e) in zip(text.split(), times)]
+        pieces.append(wave)
+        at += len(wave) / SAMPLE_RATE
+    return torch.cat(pieces), words
 
 
 def make_utterance(written: str, voice: str = "en-us", domain: str = "general",

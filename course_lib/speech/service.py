@@ -8,6 +8,9 @@ works here by changing the base URL:
     body:    {"text": "four two", "model_id": "...", "voice_settings": {"speed": 1.1, "pitch": 2}}
     200 ->   audio/wav (16-bit PCM, 16 kHz, mono)
     GET /v1/voices -> {"voices": [{"voice_id": "en-us", "name": "en-us"}, ...]}
+    POST /v1/text-to-speech/{voice_id}/stream?output_format=pcm_16000
+    200 ->   audio/pcm (16-bit little-endian, 16 kHz, mono), sent as it is made
+             (Transfer-Encoding: chunked); day 19
 
 Errors are JSON, as ElevenLabs sends them: {"detail": {"status": "...", "message": "..."}}
 with 400 (body is not a JSON object), 401 (missing or wrong key), 404 (unknown voice or
@@ -22,8 +25,12 @@ model (PyTorch modules are not safe to share between threads mid-forward).
         text_to_speech("four two", "en-us", api_key="secret", base_url=server.url, out_path="a.wav")
 
 `synthesizer(text, voice_id, settings) -> wave` is any callable (a trained model via
-`fastspeech_synthesizer`, or a stub in tests). `python -m course_lib.speech.service`
-serves the trained FastSpeech model.
+`fastspeech_synthesizer`, or a stub in tests); the streaming endpoint needs a
+`streamer(text, voice_id, settings) -> iterator of waves` too (`fastspeech_streamer`).
+ElevenLabs streams MP3 unless asked for `output_format=pcm_16000`; here PCM is the only
+format, and any other is refused by name. `stream_text_to_speech` reads the stream
+chunk by chunk as it arrives. `python -m course_lib.speech.service` serves the trained
+FastSpeech model.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import io
+import itertools
 import json
 import os
 import secrets
@@ -42,13 +50,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
 __all__ = ["MAX_TEXT_CHARS", "MODEL_ID", "TTSError", "wav_bytes", "parse_request", "make_handler",
            "TTSServer", "start_server",
-           "serve", "fastspeech_synthesizer", "text_to_speech", "TTSClientError", "main"]
+           "serve", "fastspeech_synthesizer", "fastspeech_streamer", "text_to_speech", "stream_text_to_speech",
+           "TTSClientError", "main", "STREAM_FORMAT"]
 
 MAX_TEXT_CHARS = 500                 # longer texts get a 422 (ElevenLabs: 5,000 per request)
 MAX_BODY_BYTES = 64 * 1024
@@ -67,6 +76,8 @@ UNSUPPORTED_SETTINGS = {
 }
 
 Synthesizer = Callable[[str, str, dict], "np.ndarray"]
+Streamer = Callable[[str, str, dict], Iterator["np.ndarray"]]
+STREAM_FORMAT = "pcm_16000"          # ElevenLabs' name for raw 16-bit PCM at 16 kHz
 
 
 class TTSError(Exception):
@@ -77,18 +88,23 @@ class TTSError(Exception):
         self.http_status, self.code, self.message = http_status, code, message
 
 
+def pcm16_bytes(wave) -> bytes:
+    """A float wave in [-1, 1] (clipped) as 16-bit little-endian PCM bytes."""
+    x = np.asarray(wave.detach().cpu() if hasattr(wave, "detach") else wave, dtype=np.float32).reshape(-1)
+    return (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
 def wav_bytes(wave, sample_rate: int = 16_000) -> bytes:
     """A (T,) float wave in [-1, 1] -> the bytes of a 16-bit PCM mono WAV file."""
     x = np.asarray(wave.detach().cpu() if hasattr(wave, "detach") else wave, dtype=np.float32)
     if x.ndim != 1 or not np.isfinite(x).all():
         raise ValueError(f"wave must be a finite (T,) array; got shape {x.shape}")
-    pcm = (np.clip(x, -1.0, 1.0) * 32767).astype("<i2")
     buffer = io.BytesIO()
     with wavelib.open(buffer, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(sample_rate)
-        w.writeframes(pcm.tobytes())
+        w.writeframes(pcm16_bytes(x))
     return buffer.getvalue()
 
 
@@ -136,8 +152,9 @@ def parse_request(body: bytes, max_chars: int = MAX_TEXT_CHARS) -> tuple[str, st
 
 
 def make_handler(synthesizer: Synthesizer, voices: Sequence[str], api_key: str,
-                 sample_rate: int = 16_000, max_chars: int = MAX_TEXT_CHARS):
-    """A BaseHTTPRequestHandler class serving the API with `synthesizer` behind a lock."""
+                 sample_rate: int = 16_000, max_chars: int = MAX_TEXT_CHARS, streamer: Streamer | None = None):
+    """A BaseHTTPRequestHandler class serving the API with `synthesizer` (and `streamer`,
+    for the streaming endpoint) behind a lock."""
     lock = threading.Lock()
     voice_set = list(voices)
 
@@ -192,8 +209,11 @@ def make_handler(synthesizer: Synthesizer, voices: Sequence[str], api_key: str,
         def do_POST(self):
             try:
                 body = self._read_body()          # always drain the body (keep-alive)
-                parts = urlsplit(self.path).path.strip("/").split("/")
-                if len(parts) != 3 or parts[:2] != ["v1", "text-to-speech"]:
+                url = urlsplit(self.path)
+                parts = url.path.strip("/").split("/")
+                streaming = len(parts) == 4 and parts[3] == "stream"
+                if len(parts) not in (3, 4) or parts[:2] != ["v1", "text-to-speech"] or (
+                        len(parts) == 4 and not streaming) or (streaming and streamer is None):
                     raise TTSError(404, "not_found", f"no such endpoint: POST {self.path}")
                 self._check_key()
                 voice_id = unquote(parts[2])
@@ -201,6 +221,9 @@ def make_handler(synthesizer: Synthesizer, voices: Sequence[str], api_key: str,
                     raise TTSError(404, "voice_not_found",
                                    f"unknown voice_id {voice_id!r}; GET /v1/voices lists {len(voice_set)}")
                 text, model_id, settings = parse_request(body, max_chars)
+                if streaming:
+                    self._stream(text, voice_id, settings, model_id, parse_qs(url.query))
+                    return
                 start = time.perf_counter()
                 try:
                     with lock:
@@ -215,6 +238,44 @@ def make_handler(synthesizer: Synthesizer, voices: Sequence[str], api_key: str,
                             "x-model-id": model_id})
             except TTSError as err:
                 self._error(err)
+
+        def _stream(self, text: str, voice_id: str, settings: dict, model_id: str, query: dict):
+            """Chunked transfer: each wave the streamer yields goes out as one HTTP chunk of
+            16-bit PCM as soon as it exists. An error before the first chunk is a JSON
+            error; after it, the stream is cut (the status line is already sent)."""
+            output_format = query.get("output_format", [STREAM_FORMAT])[0]
+            if output_format != STREAM_FORMAT:
+                raise TTSError(422, "unsupported_output_format",
+                               f"output_format {output_format!r} is not available; this server streams "
+                               f"{STREAM_FORMAT!r} (16-bit PCM, 16 kHz, mono)")
+            with lock:
+                start = time.perf_counter()
+                chunks = iter(streamer(text, voice_id, settings))
+                try:
+                    first = next(chunks)
+                except StopIteration:
+                    first = np.zeros(0, dtype=np.float32)
+                except ValueError as exc:
+                    raise TTSError(422, "cannot_synthesize", str(exc)) from None
+                except Exception as exc:           # noqa: BLE001
+                    raise TTSError(500, "synthesis_failed", f"{type(exc).__name__}: {exc}") from None
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "audio/pcm")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.send_header("x-model-id", model_id)
+                    self.send_header("x-first-chunk-ms", f"{1000 * (time.perf_counter() - start):.1f}")
+                    self.end_headers()
+                    for wave in itertools.chain([first], chunks):
+                        data = pcm16_bytes(wave)
+                        if data:
+                            self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+                            self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+                except Exception:                  # noqa: BLE001 - mid-stream: all we can do is hang up
+                    self.close_connection = True
 
         def _not_allowed(self):
             self._error(TTSError(405, "method_not_allowed", f"{self.command} is not supported"))
@@ -280,6 +341,18 @@ def fastspeech_synthesizer(tts, vocoder: str = "neural") -> Synthesizer:
     return synthesize
 
 
+def fastspeech_streamer(tts, chunk_frames: int = 25, words_per_phrase: int | None = None) -> Streamer:
+    """Adapt a `TrainedFastSpeech` to the streaming endpoint: `streaming.tts.stream_speech`
+    (chunks of `chunk_frames` mel frames, 10 ms each; phrases of `words_per_phrase`)."""
+    from course_lib.streaming.tts import stream_speech
+
+    def stream(text: str, voice_id: str, settings: dict):
+        for chunk in stream_speech(tts, text, voice_id, chunk_frames, speed=settings.get("speed", 1.0),
+                                   pitch=settings.get("pitch", 0.0), words_per_phrase=words_per_phrase):
+            yield chunk.numpy()
+    return stream
+
+
 # ---------------------------------------------------------------- the client
 
 class TTSClientError(RuntimeError):
@@ -312,15 +385,47 @@ def text_to_speech(text: str, voice_id: str, api_key: str, base_url: str = "http
     except requests.ConnectionError as exc:
         raise TTSClientError(None, "connection_error", f"cannot reach {base_url}: {exc}") from None
     if response.status_code != 200:
-        try:
-            detail = response.json()["detail"]
-            code, message = detail["status"], detail["message"]
-        except (ValueError, KeyError, TypeError):
-            code, message = "http_error", response.text[:200]
-        raise TTSClientError(response.status_code, code, message)
+        _raise_for(response)
     if out_path is not None:
         Path(out_path).write_bytes(response.content)
     return response.content
+
+
+def stream_text_to_speech(text: str, voice_id: str, api_key: str, base_url: str = "http://127.0.0.1:8011",
+                          model_id: str = MODEL_ID, voice_settings: dict | None = None,
+                          timeout: float = 30.0) -> Iterator[bytes]:
+    """The streaming client: POST to /v1/text-to-speech/{voice_id}/stream and yield the
+    16-bit PCM bytes (16 kHz mono) as each piece arrives, long before the last is made.
+    Errors as `text_to_speech`."""
+    import requests
+
+    url = f"{base_url.rstrip('/')}/v1/text-to-speech/{voice_id}/stream"
+    payload = {"text": text, "model_id": model_id}
+    if voice_settings is not None:
+        payload["voice_settings"] = voice_settings
+    try:
+        response = requests.post(url, json=payload, timeout=timeout, stream=True,
+                                 params={"output_format": STREAM_FORMAT}, headers={"xi-api-key": api_key})
+    except requests.Timeout:
+        raise TTSClientError(None, "timeout", f"no answer from {base_url} within {timeout} s") from None
+    except requests.ConnectionError as exc:
+        raise TTSClientError(None, "connection_error", f"cannot reach {base_url}: {exc}") from None
+    with response:
+        if response.status_code != 200:
+            _raise_for(response)
+        for piece in response.iter_content(chunk_size=None):
+            if piece:
+                yield piece
+
+
+def _raise_for(response) -> None:
+    """TTSClientError from a 4xx/5xx answer's JSON detail (or its text)."""
+    try:
+        detail = response.json()["detail"]
+        code, message = detail["status"], detail["message"]
+    except (ValueError, KeyError, TypeError):
+        code, message = "http_error", response.text[:200]
+    raise TTSClientError(response.status_code, code, message)
 
 
 # ---------------------------------------------------------------- python -m
@@ -340,7 +445,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     tts = train_fastspeech()
     key = args.api_key or secrets.token_urlsafe(16)
     httpd = ThreadingHTTPServer((args.host, args.port),
-                                make_handler(fastspeech_synthesizer(tts, args.vocoder), list(tts.voices), key))
+                                make_handler(fastspeech_synthesizer(tts, args.vocoder), list(tts.voices), key,
+                                             streamer=fastspeech_streamer(tts)))
     print(f"serving {len(tts.voices)} voices on http://{args.host}:{httpd.server_address[1]}"
           f"  (xi-api-key: {key if not args.api_key else '<from --api-key / env>'})", flush=True)
     try:

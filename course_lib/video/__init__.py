@@ -1,4 +1,4 @@
-"""Understanding video (day 18, in progress).
+"""Understanding video (day 18).
 
 - `frame_sampling`: which frames a video model looks at — uniform, random,
   segment-based (TSN) and keyframe (largest change) samplers, and their token cost.
