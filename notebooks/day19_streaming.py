@@ -60,7 +60,7 @@ from course_lib.speech.fastspeech_train import train_fastspeech
 from course_lib.speech.vocoder_train import PRESETS as VOCODER_PRESETS
 from course_lib.speech.vocoder_train import train_vocoder
 from course_lib.streaming.analysis import StreamAnalyser
-from course_lib.streaming.asr import StreamingRecognizer, common_prefix
+from course_lib.streaming.asr import common_prefix, run_stream
 from course_lib.streaming.latency import emission_latencies, matched_words, real_time_factor
 from course_lib.streaming.tts import context_frames, stream_speech, stream_vocode
 from course_lib.train import preset
@@ -180,14 +180,9 @@ for k, (wave, words) in enumerate(streams):
 offline = word_error_rate(references, segmented)
 results, runs = {}, {}
 for chunk_seconds in CHUNKS:
-    n = round(chunk_seconds * SAMPLE_RATE)
     hypotheses, latencies, first_word, compute = [], [], [], 0.0
     for k, (wave, words) in enumerate(streams):
-        stream = StreamingRecognizer(asr, lag)
-        for start in range(0, len(wave), n):
-            stream.feed(wave[start:start + n])
-        stream.finish()
-        runs[chunk_seconds, k] = stream
+        runs[chunk_seconds, k] = stream = run_stream(asr, lag, wave, chunk_seconds)   # feed chunks, finish
         hypotheses.append(stream.text)
         latencies += emission_latencies(stream.committed, words)
         first_word.append(stream.committed[0].emitted - words[0][2])

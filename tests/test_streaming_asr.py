@@ -108,3 +108,15 @@ def test_committed_words_after_the_cut_stay_and_are_not_committed_again():
     stream.script = [[(w, s - shift, e - shift) for w, s, e in words[1:]]]
     assert [w.text for w in stream.feed(wave[20000:])] == ["three"]
     assert stream.text == "one two three"
+
+
+def test_run_stream_feeds_every_sample_in_chunks_and_finishes(monkeypatch):
+    from course_lib.streaming import asr as streaming_asr
+
+    seen = []
+    monkeypatch.setattr(StreamingRecognizer, "_hypothesis", lambda self: seen.append(len(self.buffer)) or [])
+    stream = streaming_asr.run_stream(None, 0.0, torch.zeros(SR + 3000), chunk_seconds=0.5, max_buffer=10)
+    assert seen == [8000, 16000, 19000] and stream.heard == pytest.approx(19000 / SR)   # the last chunk shorter
+    assert len(stream.compute_seconds) == 3 and stream.committed == []
+    with pytest.raises(ValueError, match="chunk_seconds"):
+        streaming_asr.run_stream(None, 0.0, torch.zeros(10), chunk_seconds=0)

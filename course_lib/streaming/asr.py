@@ -36,7 +36,7 @@ from torch import Tensor
 
 from course_lib.checks import check_shape
 
-__all__ = ["Word", "common_prefix", "silent_runs", "StreamingRecognizer"]
+__all__ = ["Word", "common_prefix", "silent_runs", "StreamingRecognizer", "run_stream"]
 
 SAMPLE_RATE = 16_000
 
@@ -182,3 +182,18 @@ class StreamingRecognizer:
     @property
     def text(self) -> str:
         return " ".join(w.text for w in self.committed)
+
+
+def run_stream(asr, spike_lag: float, wave: Tensor, chunk_seconds: float, **options) -> StreamingRecognizer:
+    """wave (T,) at 16 kHz fed to a new `StreamingRecognizer(asr, spike_lag, **options)` in
+    chunks of `chunk_seconds` (the last one shorter), then finished; the recogniser, with
+    its committed words, times and compute, is returned."""
+    check_shape(wave, "wave", "T")
+    if not chunk_seconds > 0:
+        raise ValueError(f"chunk_seconds must be positive; got {chunk_seconds!r}")
+    stream = StreamingRecognizer(asr, spike_lag, **options)
+    n = max(1, round(chunk_seconds * SAMPLE_RATE))
+    for start in range(0, len(wave), n):
+        stream.feed(wave[start:start + n])
+    stream.finish()
+    return stream
