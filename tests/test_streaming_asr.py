@@ -81,6 +81,8 @@ def test_bad_chunks_are_named():
         stream.feed(torch.zeros(0))
     with pytest.raises(ValueError, match="chunk"):
         stream.feed(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="decode"):
+        StreamingRecognizer(asr=None, spike_lag=0.0, decode="joint")
 
 
 def test_latency_vocabulary():

@@ -96,10 +96,6 @@ class StreamingRecognizer:
     streams with) or "attention" (day 12's decoder, greedy).
     """
 
-    def __post_init__(self):
-        from course_lib.checks import check_choice
-
-        check_choice(self.decode, "decode", ("ctc", "attention"))
     asr: object
     spike_lag: float
     max_buffer: float = 3.0
@@ -113,6 +109,11 @@ class StreamingRecognizer:
     previous: list[tuple[str, float, float]] = field(default_factory=list)   # last hypothesis of the buffer
     in_buffer: int = 0                  # how many of its words are committed
     compute_seconds: list[float] = field(default_factory=list)
+
+    def __post_init__(self):
+        from course_lib.checks import check_choice
+
+        check_choice(self.decode, "decode", ("ctc", "attention"))
 
     def _hypothesis(self) -> list[tuple[str, float, float]]:
         """Every word the model hears in the buffer, with its stream times."""
