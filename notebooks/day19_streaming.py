@@ -34,8 +34,9 @@
 # **Prerequisites:** day 12 (the recogniser, its CTC head), day 18 (CTC forced
 # alignment, the frame classifier), day 11 (FastSpeech, the vocoder, the service).
 #
-# **Run time:** about a minute on an idle 2-core CPU with the models in `artifacts/`
-# (`make test` trains day 12's recogniser first; days 11 and 18 train the others).
+# **Run time:** about 15 s on an idle 2-core CPU with the models in `artifacts/`
+# (`make test` trains day 12's recogniser first, about 3 minutes, and day 18's frame
+# classifier; day 11's lesson trains the TTS). From nothing, add what is missing.
 
 # %%
 import statistics
