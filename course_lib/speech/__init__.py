@@ -23,7 +23,7 @@ Training (recipes, `PRESETS`, load-or-train) and products:
 - `asr_train`: `train_asr` (clips and their concatenations), `finetune_asr`, `train_ctc`;
   `TrainedASR.transcribe` with the attention decoder or the CTC head.
 - `service`: the ElevenLabs-shaped local TTS HTTP server (whole WAV, and a streaming
-  endpoint with chunked transfer) and its clients.
+  endpoint with chunked transfer); `tts_client`: its clients (re-exported by `service`).
 - `recognize`: the pocketsphinx judge of intelligibility (score it with
   `metrics.word_error_rate`).
 - `word_timestamps` (day 18): Whisper's word times — cross-attention of chosen heads,

@@ -201,10 +201,15 @@ class TrainedFastSpeech:
             return griffin_lim_vocoder(mel)
         if vocoder != "neural":
             raise ValueError(f"vocoder must be 'neural' or 'griffin_lim'; got {vocoder!r}")
+        return vocode(self.vocoder_model(), mel)
+
+    def vocoder_model(self):
+        """The neural vocoder: `neural_vocoder`, by default `vocoder_train.train_vocoder()`
+        loaded (or trained) once."""
         if self.neural_vocoder is None:
             from course_lib.speech.vocoder_train import train_vocoder
             self.neural_vocoder = train_vocoder(progress=False).model
-        return vocode(self.neural_vocoder, mel)
+        return self.neural_vocoder
 
     def synthesize(self, text: str, voice: str = "en-us", speed: float = 1.0, pitch: float = 0.0,
                    vocoder: str = "neural") -> Tensor:

@@ -1,4 +1,5 @@
-"""A local text-to-speech HTTP service with an ElevenLabs-shaped API, and its client.
+"""A local text-to-speech HTTP service with an ElevenLabs-shaped API (its clients are in
+`tts_client` and re-exported here).
 
 The endpoint and payload follow ElevenLabs' public API, so a client written for it
 works here by changing the base URL:
@@ -49,10 +50,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
+
+from course_lib.speech.tts_client import (MODEL_ID, STREAM_FORMAT, TTSClientError, stream_text_to_speech,
+                                         text_to_speech)
 
 __all__ = ["MAX_TEXT_CHARS", "MODEL_ID", "TTSError", "wav_bytes", "parse_request", "make_handler",
            "TTSServer", "start_server",
@@ -61,7 +64,6 @@ __all__ = ["MAX_TEXT_CHARS", "MODEL_ID", "TTSError", "wav_bytes", "parse_request
 
 MAX_TEXT_CHARS = 500                 # longer texts get a 422 (ElevenLabs: 5,000 per request)
 MAX_BODY_BYTES = 64 * 1024
-MODEL_ID = "course_fastspeech2"
 SETTINGS_RANGES = {"speed": (0.5, 2.0), "pitch": (-12.0, 12.0)}   # our voice_settings
 # ElevenLabs' other voice_settings, which this model has no honest way to follow: a request
 # that sets one gets a 422 naming it (never silently ignored), with the reason below.
@@ -77,7 +79,6 @@ UNSUPPORTED_SETTINGS = {
 
 Synthesizer = Callable[[str, str, dict], "np.ndarray"]
 Streamer = Callable[[str, str, dict], Iterator["np.ndarray"]]
-STREAM_FORMAT = "pcm_16000"          # ElevenLabs' name for raw 16-bit PCM at 16 kHz
 
 
 class TTSError(Exception):
@@ -351,81 +352,6 @@ def fastspeech_streamer(tts, chunk_frames: int = 25, words_per_phrase: int | Non
                                    pitch=settings.get("pitch", 0.0), words_per_phrase=words_per_phrase):
             yield chunk.numpy()
     return stream
-
-
-# ---------------------------------------------------------------- the client
-
-class TTSClientError(RuntimeError):
-    """The service said no (status, code, message) or did not answer in time (status None)."""
-
-    def __init__(self, status: int | None, code: str, message: str):
-        super().__init__(f"{status or 'no answer'} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-
-def text_to_speech(text: str, voice_id: str, api_key: str, base_url: str = "http://127.0.0.1:8011",
-                   out_path: str | Path | None = None, model_id: str = MODEL_ID,
-                   voice_settings: dict | None = None, timeout: float = 30.0) -> bytes:
-    """The ElevenLabs client pattern: POST, check, write the WAV bytes to `out_path`.
-
-    Returns the audio bytes. Raises TTSClientError with the server's JSON message on a
-    4xx/5xx answer, and with status None on a timeout or a refused connection.
-    """
-    import requests
-
-    url = f"{base_url.rstrip('/')}/v1/text-to-speech/{voice_id}"
-    payload = {"text": text, "model_id": model_id}
-    if voice_settings is not None:
-        payload["voice_settings"] = voice_settings
-    try:
-        response = requests.post(url, json=payload, timeout=timeout,
-                                 headers={"xi-api-key": api_key, "Accept": "audio/wav"})
-    except requests.Timeout:
-        raise TTSClientError(None, "timeout", f"no answer from {base_url} within {timeout} s") from None
-    except requests.ConnectionError as exc:
-        raise TTSClientError(None, "connection_error", f"cannot reach {base_url}: {exc}") from None
-    if response.status_code != 200:
-        _raise_for(response)
-    if out_path is not None:
-        Path(out_path).write_bytes(response.content)
-    return response.content
-
-
-def stream_text_to_speech(text: str, voice_id: str, api_key: str, base_url: str = "http://127.0.0.1:8011",
-                          model_id: str = MODEL_ID, voice_settings: dict | None = None,
-                          timeout: float = 30.0) -> Iterator[bytes]:
-    """The streaming client: POST to /v1/text-to-speech/{voice_id}/stream and yield the
-    16-bit PCM bytes (16 kHz mono) as each piece arrives, long before the last is made.
-    Errors as `text_to_speech`."""
-    import requests
-
-    url = f"{base_url.rstrip('/')}/v1/text-to-speech/{voice_id}/stream"
-    payload = {"text": text, "model_id": model_id}
-    if voice_settings is not None:
-        payload["voice_settings"] = voice_settings
-    try:
-        response = requests.post(url, json=payload, timeout=timeout, stream=True,
-                                 params={"output_format": STREAM_FORMAT}, headers={"xi-api-key": api_key})
-    except requests.Timeout:
-        raise TTSClientError(None, "timeout", f"no answer from {base_url} within {timeout} s") from None
-    except requests.ConnectionError as exc:
-        raise TTSClientError(None, "connection_error", f"cannot reach {base_url}: {exc}") from None
-    with response:
-        if response.status_code != 200:
-            _raise_for(response)
-        for piece in response.iter_content(chunk_size=None):
-            if piece:
-                yield piece
-
-
-def _raise_for(response) -> None:
-    """TTSClientError from a 4xx/5xx answer's JSON detail (or its text)."""
-    try:
-        detail = response.json()["detail"]
-        code, message = detail["status"], detail["message"]
-    except (ValueError, KeyError, TypeError):
-        code, message = "http_error", response.text[:200]
-    raise TTSClientError(response.status_code, code, message)
 
 
 # ---------------------------------------------------------------- python -m

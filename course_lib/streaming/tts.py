@@ -93,11 +93,9 @@ def stream_speech(tts, text: str, voice: str = "en-us", chunk_frames: int = 25, 
     prosody (and the pause at its end) differs from the whole text's."""
     if not text.split():
         raise ValueError("text is empty")
-    if tts.neural_vocoder is None:
-        from course_lib.speech.vocoder_train import train_vocoder
-        tts.neural_vocoder = train_vocoder(progress=False).model
+    vocoder = tts.vocoder_model()
     for phrase in ([text] if words_per_phrase is None else phrases(text, words_per_phrase)):
         mel = tts.mel(phrase, voice, speed, pitch)
         if mel.shape[1] < 2:
             raise ValueError(f"the model produced {mel.shape[1]} frames for {phrase!r}")
-        yield from stream_vocode(tts.neural_vocoder, mel, chunk_frames)
+        yield from stream_vocode(vocoder, mel, chunk_frames)
