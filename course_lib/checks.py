@@ -61,6 +61,12 @@ def check_positive_int(value, name: str, allow_zero: bool = False) -> None:
         raise ValueError(f"{name} must be a {kind} int; got {value!r}")
 
 
+def check_positive(value, name: str) -> None:
+    """Raise unless `value` is a number > 0 (int or float; bools are refused)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise ValueError(f"{name} must be a positive number; got {value!r}")
+
+
 def check_range(value, name: str, low: float | None = None, high: float | None = None) -> None:
     """Raise unless low <= value <= high (a missing bound is not checked)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or \
@@ -69,4 +75,4 @@ def check_range(value, name: str, low: float | None = None, high: float | None =
         raise ValueError(f"{name} must be a number in {bounds}; got {value!r}")
 
 
-__all__ = ["check_shape", "check_choice", "check_positive_int", "check_range"]
+__all__ = ["check_shape", "check_choice", "check_positive_int", "check_positive", "check_range"]
