@@ -3,6 +3,10 @@ a buffer, the whole buffer re-decoded by day 12's CTC head, LocalAgreement-2 bet
 consecutive hypotheses, commits, and a cut in a pause after the committed words — and
 streaming synthesis as `course_lib.streaming.tts` does it."""
 
+import torch
+
+from course_lib.data.digits import load_digits
+from course_lib.data.steered_digits import action_id, render, steer
 from course_lib.tools.diagrams import Diagram
 
 
@@ -55,4 +59,44 @@ def streaming() -> Diagram:
     return d
 
 
-FIGURES = {"day19_streaming.svg": streaming}
+def streaming_video() -> Diagram:
+    """One chunk of `streaming.video.rollout` with a buffer of C = 2 frames: the window of T = 8
+    frames, the condition channels, day 05's DiT, and the slide to the next chunk."""
+    d = Diagram(900, 290, title="Streaming video: generate the next frames from a buffer of the last ones, slide, repeat")
+    images, _ = load_digits()
+    right, down = action_id("right"), action_id("down")
+    actions = torch.tensor([[right] * 3 + [down] * 9])
+    frames = render(images[3:4], steer(torch.tensor([[0, 0]]), actions, 4), 12)[0, 0]    # (12, 12, 12)
+    g = torch.Generator().manual_seed(0)
+    cell, gap, x0, y0 = 3.5, 12, 40, 66
+    size = 12 * cell
+    d.text(x0 + size + gap / 2, 50, "buffer: C = 2 frames", size=11, italic=True, color="#555555")
+    d.text(x0 + 2 * (size + gap) + 3 * (size + gap), 50, "T − C = 6 frames to generate (noise → frames)", size=11,
+           italic=True, color="#555555")
+    for k in range(8):
+        x = x0 + k * (size + gap)
+        image = frames[k] if k < 2 else (frames[k] * 0.6 + torch.randn(12, 12, generator=g) * 0.5).clamp(-1, 1)
+        d.pixels(x, y0, (image + 1) / 2, cell=cell)
+        d.text(x + size / 2, y0 + size + 10, f"{k}", size=10, color="#555555")
+    window_right = x0 + 8 * (size + gap) - gap
+    cond = d.box(x0, 150, window_right - x0, 66, "4 condition channels, concatenated to the noisy frames:\n"
+                 "the buffer frames (+ noise in training) · a mask (1 on the buffer)\n"
+                 "the move (Δrow, Δcol) of every new frame, from the player's action",
+                 fill="cond", size=11)
+    d.arrow((x0 + size + gap / 2, y0 + size + 20), (x0 + size + gap / 2, 150))
+    dit = d.box(window_right + 40, 66, 200, 80, "day 05's video DiT\n(factorized attention)\n+ digit label (guided)",
+                fill="model", size=11)
+    d.arrow((window_right, y0 + size / 2), dit.left, "x_t")
+    d.arrow(cond.right, (dit.left[0] + 30, dit.bottom[1]), via=[(dit.left[0] + 30, cond.right[1])])
+    out = d.box(window_right + 40, 190, 200, 60, "frames C…T − 1 after 5 DDIM steps\n= the next chunk", fill="data",
+                size=11)
+    d.arrow(dit.bottom, out.top)
+    d.arrow(out.left, (x0 + 6.5 * (size + gap), 216), via=[(x0 + 6.5 * (size + gap), out.left[1])], dashed=True)
+    d.text(x0 + 3.2 * (size + gap), 240, "slide: frames 6 and 7 become the next chunk's buffer;",
+           size=11, italic=True, color="#555555")
+    d.text(x0 + 3.2 * (size + gap), 256, "the player's controls are read when a chunk starts",
+           size=11, italic=True, color="#555555")
+    return d
+
+
+FIGURES = {"day19_streaming.svg": streaming, "day19_streaming_video.svg": streaming_video}

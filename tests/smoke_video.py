@@ -2,6 +2,7 @@
 full-attention variant), the latent video model with its VAE, and day 18's video–text
 model."""
 
+from dataclasses import replace
 from functools import partial
 
 import torch
@@ -92,3 +93,20 @@ def video_qa(recipe):
     features, index = torch.randn(2, 3, c.frame_dim), torch.tensor([0, 3, 6])
     train_one_step(model, qa_loss, (features, index, *qa_sequences(["describe", "which digit ?"], ["a 3 moving up", "3"])))
     assert len(answer(model, features, index, ["describe", "which digit ?"], max_words=2)) == 2
+
+
+@smoke("course_lib.streaming.video_model.STREAM_VIDEO_PRESETS")
+def stream_video(recipe):
+    from course_lib.streaming.video import rollout
+    from course_lib.streaming.video_model import TrainedStreamVideo, new_stream_model, stream_loss
+
+    model = new_stream_model(recipe)
+    assert model.config == recipe.model
+    schedule = make_schedule("cosine", recipe.base.num_steps)
+    windows = replace(recipe.data, windows=4).load("train")
+    batch = (windows.videos, windows.digits, windows.actions, windows.context)
+    train_one_step(model, partial(stream_loss, schedule=schedule, recipe=recipe), batch)
+    trained = TrainedStreamVideo(model.eval(), schedule, TrainingRun(history=[]), recipe)
+    run = rollout(trained, windows.videos[:2, :, :2], windows.digits[:2, None].expand(2, 10),
+                  windows.actions[:2, :1].expand(2, 10), context=2, steps=1, generator=torch.Generator().manual_seed(0))
+    assert run.frames.shape == (2, 1, 10, recipe.data.canvas, recipe.data.canvas) and torch.isfinite(run.frames).all()

@@ -5,6 +5,8 @@
   captions (`MovingDigitsSpec`), deterministic and cached.
 - `captions`: captions as words (tokenizer, the null caption of guidance) and the
   (digit, direction) pairs held out of training (day 08's composition test).
+- `steered_digits`: a digit that moves where a player steers it (nine actions, clamped
+  at the walls) and the windows a streaming video model trains on (day 19).
 - `camera`: clips filmed by a moving camera (pans, zoom in) with known motion, and
   phase correlation to measure it (day 07's camera LoRA).
 - `toy`: 2-D toy distributions (a ring of Gaussians) and mode coverage.

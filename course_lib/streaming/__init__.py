@@ -10,4 +10,11 @@
   service's streaming endpoint is in `speech.service`.
 - `analysis`: frames through day 18's CLIP-style model as they arrive — zero-shot digit
   prompts, every k-th frame, a window of scores, per-frame latency.
+- `video_model`: the streaming video model — day 05's video DiT told the last frames
+  (the buffer) and the player's actions through extra input channels; recipe, presets,
+  load-or-train.
+- `video`: streaming generation with it — chunk after chunk from the buffer (`rollout`),
+  live commands, an interactive `StreamSession`, per-frame scores and change latency.
+- `player`: a live ipywidgets player for a `StreamSession` (steer, change the digit,
+  frames shown as they are generated).
 """
