@@ -72,8 +72,11 @@ def test_a_radiance_field_gives_densities_and_colours_in_range():
 def test_hash_grid_indexes_densely_when_the_grid_fits_and_hashes_otherwise():
     corners = torch.tensor([[1, 2, 3], [4, 0, 5]])
     assert corner_index(corners, 4, 2 ** 12).tolist() == [1 + 2 * 5 + 3 * 25, 4 + 0 + 5 * 25]
-    expected = [(x * PRIMES[0] ^ y * PRIMES[1] ^ z * PRIMES[2]) % 1000 for x, y, z in corners.tolist()]
-    assert corner_index(corners, 40, 1000).tolist() == expected
+    big = torch.tensor([[70000, 123456, 99999], [5, 6, 7]])                   # products overflow 32 bits
+    expected = [(x * PRIMES[0] ^ y * PRIMES[1] ^ z * PRIMES[2]) % 1024 for x, y, z in big.tolist()]
+    assert corner_index(big, 200000, 1024).tolist() == expected
+    with pytest.raises(ValueError, match="table_size"):
+        HashGridEncoding(table_size=1000)
     enc = HashGridEncoding(levels=4, table_size=2 ** 10, features=2, min_res=4, max_res=32)
     assert enc.resolutions == [4, 8, 16, 32] and enc.out_dim == 8
 
@@ -171,3 +174,20 @@ def test_tiles_render_the_same_image_as_one_matrix():
     torch.testing.assert_close(tiled, dense, atol=1e-5, rtol=0)
     torch.testing.assert_close(tiled_alpha, dense_alpha, atol=1e-5, rtol=0)
     assert dense_alpha.max() > 0.5
+
+
+def test_the_hash_grids_table_gradient_equals_autograd_through_indexing():
+    enc = HashGridEncoding(levels=3, table_size=2 ** 8, features=2, min_res=4, max_res=16)
+    points = torch.rand(64, 3, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    weights = torch.randn(64, 6, generator=torch.Generator().manual_seed(3))
+    (enc(points) * weights).sum().backward()
+    ours = enc.tables.grad.clone()
+    enc.tables.grad = None
+    from course_lib.threed import hashgrid
+    saved = hashgrid._TableLookup.apply
+    hashgrid._TableLookup.apply = lambda table, rows: table[rows]          # plain indexing, autograd's backward
+    try:
+        (enc(points) * weights).sum().backward()
+    finally:
+        hashgrid._TableLookup.apply = saved
+    torch.testing.assert_close(ours, enc.tables.grad)

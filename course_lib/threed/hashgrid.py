@@ -38,21 +38,43 @@ PRIMES = (1, 2654435761, 805459861)
 CORNERS = torch.tensor([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)])   # (8, 3)
 
 
-def corner_index(corners: Tensor, resolution: int, table_size: int) -> Tensor:
-    """Table rows (...,) of integer grid corners (..., 3) at a level of `resolution`
-    cells per side: dense indexing if the (resolution + 1)³ corners fit in the table,
-    else the spatial hash."""
-    if (resolution + 1) ** 3 <= table_size:
-        side = resolution + 1
-        return corners[..., 0] + corners[..., 1] * side + corners[..., 2] * side * side
+def corner_index(corners: Tensor, resolution: int | Tensor, table_size: int) -> Tensor:
+    """Table rows (...,) of integer grid corners (..., 3) at levels of `resolution` cells
+    per side (an int, or a tensor broadcastable to corners[..., 0]): dense indexing where
+    the (resolution + 1)³ corners fit in the table, else the spatial hash. `table_size`
+    is a power of two, so "mod T" keeps the low bits: the same rows as Instant-NGP's
+    uint32 arithmetic, which wraps around (int64 products of corners < 2²⁴ do not)."""
+    corners = corners.long()
+    side = torch.as_tensor(resolution, device=corners.device) + 1
+    dense = corners[..., 0] + corners[..., 1] * side + corners[..., 2] * side * side
     hashed = corners[..., 0] * PRIMES[0]
     for axis in (1, 2):
         hashed = hashed ^ (corners[..., axis] * PRIMES[axis])
-    return hashed % table_size
+    return torch.where(side ** 3 <= table_size, dense, hashed & (table_size - 1))
+
+
+class _TableLookup(torch.autograd.Function):
+    """table[rows] whose backward accumulates with `index_add_`: on a CPU about 10x faster
+    than the backward of `F.embedding` / indexing (which sorts the indices first) for the
+    millions of lookups of one training step. rows (...,) int64, table (R, F) -> (..., F)."""
+
+    @staticmethod
+    def forward(ctx, table: Tensor, rows: Tensor) -> Tensor:
+        ctx.save_for_backward(rows)
+        ctx.table_shape = table.shape
+        return table.index_select(0, rows.reshape(-1)).reshape(*rows.shape, table.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (rows,) = ctx.saved_tensors
+        grad_table = grad.new_zeros(ctx.table_shape)
+        grad_table.index_add_(0, rows.reshape(-1), grad.reshape(-1, ctx.table_shape[1]))
+        return grad_table, None
 
 
 class HashGridEncoding(nn.Module):
-    """(N, 3) points in [−bound, bound]³ (clamped) -> (N, levels · features)."""
+    """(N, 3) points in [−bound, bound]³ (clamped) -> (N, levels · features). All levels are
+    looked up at once: one table of levels × T rows, level l's rows offset by l T."""
 
     def __init__(self, levels: int = 8, table_size: int = 2 ** 12, features: int = 2, min_res: int = 4,
                  max_res: int = 64, bound: float = 1.3):
@@ -61,26 +83,31 @@ class HashGridEncoding(nn.Module):
                             ("min_res", min_res), ("max_res", max_res)):
             check_positive_int(value, name)
         check_positive(bound, "bound")
+        if table_size & (table_size - 1) or table_size > 2 ** 24:
+            raise ValueError(f"table_size must be a power of two up to 2**24; got {table_size}")
         if max_res < min_res:
             raise ValueError(f"max_res ({max_res}) must be >= min_res ({min_res})")
         growth = math.exp((math.log(max_res) - math.log(min_res)) / (levels - 1)) if levels > 1 else 1.0
         self.resolutions = [math.floor(min_res * growth ** level) for level in range(levels)]
-        self.table_size, self.bound = table_size, bound
+        self.register_buffer("_res", torch.tensor(self.resolutions), persistent=False)            # (L,)
+        self.register_buffer("_offsets", torch.arange(levels) * table_size, persistent=False)    # (L,)
+        self.table_size, self.bound, self.features = table_size, bound, features
         self.tables = nn.Parameter(torch.empty(levels, table_size, features).uniform_(-1e-4, 1e-4))
         self.out_dim = levels * features
 
     def forward(self, points: Tensor) -> Tensor:
         if points.ndim == 0 or points.shape[-1] != 3:
             raise ValueError(f"points must be (..., 3); got {tuple(points.shape)}")
-        x = ((points + self.bound) / (2 * self.bound)).clamp(0, 1).reshape(-1, 3)   # (N, 3) in [0, 1]
-        out = []
-        for level, resolution in enumerate(self.resolutions):
-            scaled = x * resolution
-            base = scaled.floor().clamp(max=resolution - 1)                   # (N, 3): the voxel's low corner
-            frac = scaled - base                                              # (N, 3) in [0, 1]
-            corners = base.long()[:, None] + CORNERS.to(points.device)       # (N, 8, 3)
-            rows = self.tables[level][corner_index(corners, resolution, self.table_size)]   # (N, 8, F)
-            # trilinear weights: Π over axes of frac (corner bit 1) or 1 − frac (bit 0)
-            weights = torch.where(CORNERS.to(points.device).bool(), frac[:, None], 1 - frac[:, None]).prod(-1)
-            out.append((weights[..., None] * rows).sum(1))                   # (N, F)
-        return torch.cat(out, dim=-1).reshape(*points.shape[:-1], self.out_dim)
+        x = ((points + self.bound) / (2 * self.bound)).clamp(0, 1).reshape(-1, 1, 3)   # (N, 1, 3) in [0, 1]
+        res = self._res[:, None]                                              # (L, 1)
+        scaled = x * res                                                      # (N, L, 3)
+        base = torch.minimum(scaled.floor(), res - 1)                         # the voxel's low corner
+        frac = scaled - base                                                  # (N, L, 3) in [0, 1]
+        corners = base.long()[:, :, None] + CORNERS.to(points.device)        # (N, L, 8, 3)
+        rows = corner_index(corners, self._res[:, None], self.table_size) + self._offsets[:, None]   # (N, L, 8)
+        values = _TableLookup.apply(self.tables.reshape(-1, self.features), rows)   # (N, L, 8, F)
+        # trilinear weights: the product over axes of frac (corner bit 1) or 1 − frac (bit 0)
+        bits = CORNERS.to(points.device).bool()                               # (8, 3)
+        weights = torch.where(bits, frac[:, :, None], 1 - frac[:, :, None]).prod(-1)   # (N, L, 8)
+        out = (weights[..., None] * values).sum(2)                            # (N, L, F)
+        return out.reshape(*points.shape[:-1], self.out_dim)
