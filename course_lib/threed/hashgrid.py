@@ -35,7 +35,6 @@ from course_lib.checks import check_positive, check_positive_int
 __all__ = ["PRIMES", "HashGridEncoding", "corner_index"]
 
 PRIMES = (1, 2654435761, 805459861)
-CORNERS = torch.tensor([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)])   # (8, 3)
 
 
 def corner_index(corners: Tensor, resolution: int | Tensor, table_size: int) -> Tensor:
@@ -45,11 +44,16 @@ def corner_index(corners: Tensor, resolution: int | Tensor, table_size: int) -> 
     is a power of two, so "mod T" keeps the low bits: the same rows as Instant-NGP's
     uint32 arithmetic, which wraps around (int64 products of corners < 2²⁴ do not)."""
     corners = corners.long()
-    side = torch.as_tensor(resolution, device=corners.device) + 1
-    dense = corners[..., 0] + corners[..., 1] * side + corners[..., 2] * side * side
-    hashed = corners[..., 0] * PRIMES[0]
-    for axis in (1, 2):
-        hashed = hashed ^ (corners[..., axis] * PRIMES[axis])
+    return _rows(corners[..., 0], corners[..., 1], corners[..., 2], resolution, table_size)
+
+
+def _rows(x: Tensor, y: Tensor, z: Tensor, resolution: int | Tensor, table_size: int) -> Tensor:
+    """`corner_index` of corners given per axis as int64 tensors that broadcast together
+    (the forward pass passes (N, L, 2, 1, 1), (N, L, 1, 2, 1), (N, L, 1, 1, 2): the 8
+    corners of a voxel without materialising (N, L, 8, 3))."""
+    side = torch.as_tensor(resolution, device=x.device) + 1
+    dense = x + y * side + z * side * side
+    hashed = (x * PRIMES[0]) ^ (y * PRIMES[1]) ^ (z * PRIMES[2])
     return torch.where(side ** 3 <= table_size, dense, hashed & (table_size - 1))
 
 
@@ -103,11 +107,14 @@ class HashGridEncoding(nn.Module):
         scaled = x * res                                                      # (N, L, 3)
         base = torch.minimum(scaled.floor(), res - 1)                         # the voxel's low corner
         frac = scaled - base                                                  # (N, L, 3) in [0, 1]
-        corners = base.long()[:, :, None] + CORNERS.to(points.device)        # (N, L, 8, 3)
-        rows = corner_index(corners, self._res[:, None], self.table_size) + self._offsets[:, None]   # (N, L, 8)
-        values = _TableLookup.apply(self.tables.reshape(-1, self.features), rows)   # (N, L, 8, F)
-        # trilinear weights: the product over axes of frac (corner bit 1) or 1 − frac (bit 0)
-        bits = CORNERS.to(points.device).bool()                               # (8, 3)
-        weights = torch.where(bits, frac[:, :, None], 1 - frac[:, :, None]).prod(-1)   # (N, L, 8)
-        out = (weights[..., None] * values).sum(2)                            # (N, L, F)
+        low = base.long()
+        pair = torch.stack([low, low + 1], dim=-1)                            # (N, L, 3, 2): each axis' 2 corners
+        weight = torch.stack([1 - frac, frac], dim=-1)                        # (N, L, 3, 2): trilinear factors
+        res5 = self._res[:, None, None, None]                                 # (L, 1, 1, 1)
+        rows = _rows(pair[:, :, 0, :, None, None], pair[:, :, 1, None, :, None], pair[:, :, 2, None, None, :],
+                     res5, self.table_size) + self._offsets[:, None, None, None]             # (N, L, 2, 2, 2)
+        weights = (weight[:, :, 0, :, None, None] * weight[:, :, 1, None, :, None]
+                   * weight[:, :, 2, None, None, :])                          # (N, L, 2, 2, 2)
+        values = _TableLookup.apply(self.tables.reshape(-1, self.features), rows.flatten(2))   # (N, L, 8, F)
+        out = (weights.flatten(2)[..., None] * values).sum(2)                 # (N, L, F)
         return out.reshape(*points.shape[:-1], self.out_dim)
