@@ -25,6 +25,8 @@ Day 08's captions and stills add three, all non-learned:
                            direction, and both (day 08's digit / direction / joint accuracy)
     still_identity         (N,) mean (or (N, T) per frame) Pearson correlation of every frame's
                            aligned crop with the still's: 1 = the still's very digit
+    crop_correlation       (N, T) Pearson correlation of two videos' aligned crops, frame
+                           by frame (day 19: a generated stream against the true one)
 """
 
 from __future__ import annotations
@@ -253,6 +255,19 @@ def still_identity(videos: Tensor, stills: Tensor, size: int = DIGIT_SIZE, per_f
     still = _unit(aligned_crops(stills[:, :, None].expand(-1, -1, 2, -1, -1), size)[:, 0].flatten(1))  # (N, s*s)
     corr = torch.einsum("ntp,np->nt", frames, still)                                   # (N, T)
     return corr if per_frame else corr.mean(-1)
+
+
+def crop_correlation(videos: Tensor, reference: Tensor, size: int = DIGIT_SIZE) -> Tensor:
+    """(N, T) Pearson correlation between the aligned crops of `videos` and of `reference`
+    (both (N, 1, T, H, W)) frame by frame: 1 when each frame shows the reference frame's
+    very digit, wherever it sits."""
+    _check_videos(videos)
+    _check_videos(reference, "reference")
+    if videos.shape[:3] != reference.shape[:3]:
+        raise ValueError(f"reference must have the clips and frames of videos {tuple(videos.shape[:3])}; "
+                         f"got {tuple(reference.shape[:3])}")
+    a, b = (_unit(aligned_crops(v, size).flatten(2)) for v in (videos, reference))
+    return (a * b).sum(-1)
 
 
 def caption_scores(videos: Tensor, labels: Tensor, velocities: Tensor, judge=None) -> dict[str, Tensor]:

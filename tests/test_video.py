@@ -375,6 +375,12 @@ def test_trajectory_error_and_frame_psnr(clips):
     per_frame = vm.still_identity(videos, others, per_frame=True)
     assert per_frame.shape == videos.shape[:1] + videos.shape[2:3]
     assert torch.allclose(per_frame.mean(-1), vm.still_identity(videos, others))
+    # frame by frame against a reference clip: the still repeated gives still_identity's numbers
+    repeated = others[:, :, None].expand_as(videos)
+    torch.testing.assert_close(vm.crop_correlation(videos, repeated), per_frame, atol=1e-5, rtol=0)
+    assert torch.allclose(vm.crop_correlation(videos, videos), torch.ones(videos.shape[0], videos.shape[2]), atol=1e-5)
+    with pytest.raises(ValueError, match="reference"):
+        vm.crop_correlation(videos, videos[:2])
     with pytest.raises(ValueError, match="stills must be"):
         vm.still_identity(videos, videos[:, 0])
     with pytest.raises(ValueError, match="one shape"):

@@ -28,7 +28,7 @@ from course_lib.checks import check_shape
 from course_lib.data.steered_digits import ACTIONS, action_id
 from course_lib.diffusion.video_dit import sample_video
 from course_lib.streaming.video_model import TrainedStreamVideo, stream_condition
-from course_lib.video_metrics import aligned_crops, track_digit
+from course_lib.video_metrics import crop_correlation, track_digit
 
 
 @torch.no_grad()
@@ -133,10 +133,7 @@ def frame_scores(frames: Tensor, truth: Tensor, digits: Tensor, judge=None) -> d
     b, _, f, h, w = frames.shape
     read = judge.predict(frames.transpose(1, 2).reshape(b * f, 1, h, w)).reshape(b, f)
     position = (track_digit(frames) - track_digit(truth)).norm(dim=-1)
-    crops = [aligned_crops(v).flatten(2) for v in (frames, truth)]
-    unit = [(z - z.mean(-1, keepdim=True)) / (z - z.mean(-1, keepdim=True)).norm(dim=-1, keepdim=True).clamp(min=1e-6)
-            for z in crops]
-    return {"digit": read == digits, "position": position, "identity": (unit[0] * unit[1]).sum(-1)}
+    return {"digit": read == digits, "position": position, "identity": crop_correlation(frames, truth)}
 
 
 def first_visible(hits: Tensor, since: int, hold: int = 2) -> int | None:
