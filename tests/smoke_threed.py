@@ -32,6 +32,9 @@ def radiance_field(recipe):
     origins = torch.tensor([[0.0, 0.0, 4.0], [0.3, 0.2, 4.0]])
     directions = torch.nn.functional.normalize(-origins, dim=-1)
     train_one_step(model, partial(field_loss, recipe=recipe, near=3.0, far=5.0), (origins, directions, torch.rand(2, 3)))
+    if recipe.occupancy:
+        model.occupancy.update(model)
+        assert model.occupancy.density.shape == (recipe.occupancy,) * 3
     out = render_rays(model.eval(), origins, directions, 3.0, 5.0, recipe.samples, recipe.hierarchical)
     assert out.rgb.shape == (2, 3) and torch.isfinite(out.rgb).all()
 

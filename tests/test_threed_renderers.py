@@ -8,10 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.threed.cameras import focal_from_fov, look_at, orbit_camera, project, Camera
+from course_lib.threed.cameras import camera_rays, focal_from_fov, look_at, orbit_camera, project, Camera
 from course_lib.threed.fields import FrequencyEncoding, RadianceField, render_image, render_rays
 from course_lib.threed.hashgrid import PRIMES, HashGridEncoding, corner_index
+from course_lib.threed.occupancy import OccupancyGrid
 from course_lib.threed.scenes import ray_sphere
+from course_lib.threed.volume import ray_points
 from course_lib.threed.splats import (LOW_PASS, GaussianSplats, covariance_3d, project_gaussians,
                                       quaternion_to_rotation, render_splats)
 
@@ -162,13 +164,19 @@ def test_splats_composite_front_to_back_and_train():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in random.parameters())
 
 
-def test_tiles_render_the_same_image_as_one_matrix():
+def busy_splats(seed):
+    """A 24 x 20 camera and 300 coloured, fairly opaque Gaussians of varied sizes in front of it."""
     camera = Camera(24, 20, focal_from_fov(24, 40.0), look_at((0.5, 1.0, 4.0)))
-    splats = GaussianSplats.random(300, generator=torch.Generator().manual_seed(1))
+    splats = GaussianSplats.random(300, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         splats.color_logits.add_(torch.randn(300, 3))
         splats.opacity_logits.add_(2.0)
         splats.log_scales.add_(0.5 * torch.randn(300, 3))
+    return camera, splats
+
+
+def test_tiles_render_the_same_image_as_one_matrix():
+    camera, splats = busy_splats(1)
     dense, dense_alpha = render_splats(splats, camera)
     tiled, tiled_alpha = render_splats(splats, camera, tile=8)
     torch.testing.assert_close(tiled, dense, atol=1e-5, rtol=0)
@@ -191,3 +199,96 @@ def test_the_hash_grids_table_gradient_equals_autograd_through_indexing():
     finally:
         hashgrid._TableLookup.apply = saved
     torch.testing.assert_close(ours, enc.tables.grad)
+
+
+class CountingBox(nn.Module):
+    """Density `sigma` inside the cube [−half, half]³, green; counts the points it is asked about."""
+
+    def __init__(self, sigma=30.0, half=0.5):
+        super().__init__()
+        self.sigma, self.half, self.points_seen = sigma, half, 0
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, points):
+        self.points_seen += points[..., 0].numel()
+        inside = (points.abs() < self.half).all(-1).float()
+        return inside * self.sigma, torch.tensor([0.0, 1.0, 0.0]).expand(*points.shape[:-1], 3)
+
+
+def test_an_occupancy_grid_finds_the_dense_cells_and_skips_the_rest_exactly():
+    grid = OccupancyGrid(resolution=4, bound=1.0, threshold=0.01, decay=0.5)   # cells 0.5 wide: the cube is 2³ of them
+    inside, outside = torch.tensor([[0.1, 0.2, -0.3]]), torch.tensor([[0.9, 0.9, 0.9], [1.5, 0.0, 0.0]])
+    assert grid(inside).all() and not grid(outside[1:]).any()              # before any update: all of the box
+    field = CountingBox()
+    grid.update(field, generator=torch.Generator().manual_seed(0))
+    occupied = grid.density > grid.threshold
+    assert occupied[1:3, 1:3, 1:3].all() and occupied.sum() == 8 and grid.fraction() == 8 / 64
+    assert grid(inside).all() and not grid(outside).any()
+    camera = orbit_camera(30.0, 20.0, 3.0, 12, 12, 40.0)
+    origins, directions = (x.reshape(-1, 3) for x in camera_rays(camera))
+    plain = render_rays(field, origins, directions, 1.5, 4.5, samples=48)
+    field.points_seen = 0
+    fast = render_rays(WithGrid(field, grid), origins, directions, 1.5, 4.5, samples=48)
+    torch.testing.assert_close(fast.rgb, plain.rgb)                         # the skipped samples had σ = 0
+    torch.testing.assert_close(fast.depth, plain.depth)
+    in_cells = grid(ray_points(origins, directions, plain.t))
+    assert field.points_seen == int(in_cells.sum()) < 0.25 * plain.t.numel()   # only the cube's cells' samples
+
+
+class WithGrid(nn.Module):
+    """`field` behind an occupancy grid, as RadianceField holds one."""
+
+    def __init__(self, field, grid):
+        super().__init__()
+        self.field, self.occupancy = field, grid
+
+    def forward(self, points):
+        return self.field(points)
+
+
+def test_an_occupancy_grid_forgets_emptied_cells_at_its_decay():
+    grid = OccupancyGrid(resolution=2, bound=1.0, threshold=0.1, decay=0.5)
+    grid.update(CountingBox(sigma=1.0, half=2.0))                         # dense everywhere
+    assert grid.fraction() == 1.0
+    empty = CountingBox(sigma=0.0)
+    grid.update(empty)
+    torch.testing.assert_close(grid.density, torch.full((2, 2, 2), 0.5))   # max(0.5 · 1, 0)
+    grid.update(empty)
+    grid.update(empty)
+    assert grid.fraction() == 1.0                                          # 0.125: still above the threshold
+    grid.update(empty)
+    assert grid.fraction() == 0.0                                          # 0.0625: forgotten
+    with pytest.raises(ValueError, match="decay"):
+        OccupancyGrid(decay=1.5)
+
+
+def test_pruning_transparent_splats_and_freezing_them_for_a_viewer_keep_the_image():
+    camera = Camera(16, 16, focal_from_fov(16, 40.0), look_at((0.0, 0.5, 4.0)))
+    splats = GaussianSplats.random(80, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        splats.opacity_logits.add_(3.0)
+        splats.opacity_logits[::2] = -40.0                                 # half of them invisible
+    pruned = splats.pruned(1e-6)
+    assert len(pruned) == 40
+    torch.testing.assert_close(render_splats(pruned, camera)[0], render_splats(splats, camera)[0])
+    torch.testing.assert_close(render_splats(pruned.frozen(), camera, pairs=True)[0], render_splats(splats, camera)[0])
+    with pytest.raises(ValueError, match="min_opacity"):
+        splats.pruned(2.0)
+
+
+def test_pixel_gaussian_pairs_render_the_same_image_and_gradients_as_one_matrix():
+    camera, splats = busy_splats(3)
+    target = torch.rand(20, 24, 3, generator=torch.Generator().manual_seed(4))
+    grads = []
+    for pairs in (False, True):
+        splats.zero_grad()
+        image, alpha = render_splats(splats, camera, pairs=pairs)
+        ((image - target) ** 2).mean().backward()
+        grads.append([p.grad.clone() for p in splats.parameters()])
+        if pairs:
+            torch.testing.assert_close(image, dense, atol=1e-5, rtol=0)
+            torch.testing.assert_close(alpha, dense_alpha, atol=1e-5, rtol=0)
+        dense, dense_alpha = image.detach(), alpha.detach()
+    assert dense_alpha.max() > 0.5
+    for g_dense, g_pairs in zip(*grads):
+        torch.testing.assert_close(g_pairs, g_dense, atol=1e-5, rtol=1e-3)

@@ -13,11 +13,14 @@
   volume-rendered with optional hierarchical samples, whole images in chunks.
 - `hashgrid`: Instant-NGP's multiresolution hash encoding (dense or hashed corners,
   trilinear interpolation), in plain PyTorch.
+- `occupancy`: Instant-NGP's occupancy grid — a coarse grid of where the density is not
+  negligible, refreshed from the field while it trains, so rendering skips empty space.
 - `field_train`: the multi-view data spec (`ViewsSpec`), PSNR, and the recipes that train
   a tiny NeRF (`NERF_PRESETS`) and a hash-grid field (`HASH_PRESETS`).
 - `splats`: 3D Gaussian splatting — quaternions to covariances, EWA projection to the
-  image, depth-sorted alpha compositing within each Gaussian's 3σ ellipse, whole image
-  or tile by tile.
+  image, depth-sorted alpha compositing within each Gaussian's 3σ ellipse — as one
+  matrix, tile by tile, or from (pixel, Gaussian) pairs; pruning, and frozen splats for
+  viewing.
 - `splat_train`: Gaussians fitted to the training views, per-parameter learning rates
   (`SPLAT_PRESETS`).
 - `shapes`: text-to-3D data: points uniform by area on the surfaces of a sphere, cube,

@@ -33,9 +33,10 @@ from torch import Tensor, nn
 
 from course_lib.checks import check_positive_int, check_shape
 from course_lib.threed.cameras import Camera, camera_rays
+from course_lib.threed.occupancy import OccupancyGrid
 from course_lib.threed.volume import composite, ray_points, render_weights, sample_pdf, stratified_samples
 
-__all__ = ["FrequencyEncoding", "RadianceField", "RayRender", "render_rays", "render_image"]
+__all__ = ["FrequencyEncoding", "RadianceField", "RayRender", "evaluate_field", "render_rays", "render_image"]
 
 
 class FrequencyEncoding(nn.Module):
@@ -54,10 +55,13 @@ class FrequencyEncoding(nn.Module):
 
 class RadianceField(nn.Module):
     """encoding -> MLP (`depth` layers of `hidden`, ReLU) -> σ = softplus(·) ≥ 0 and
-    c = sigmoid(·) ∈ [0, 1]³. `encoding` is any module with an `out_dim`."""
+    c = sigmoid(·) ∈ [0, 1]³. `encoding` is any module with an `out_dim`; `occupancy`, an
+    optional `OccupancyGrid` the renderer uses to skip empty space."""
 
-    def __init__(self, encoding: nn.Module, hidden: int = 64, depth: int = 3):
+    def __init__(self, encoding: nn.Module, hidden: int = 64, depth: int = 3,
+                 occupancy: OccupancyGrid | None = None):
         super().__init__()
+        self.occupancy = occupancy          # with a grid, render_rays evaluates only occupied samples
         check_positive_int(hidden, "hidden")
         check_positive_int(depth, "depth")
         self.encoding = encoding
@@ -70,6 +74,20 @@ class RadianceField(nn.Module):
     def forward(self, points: Tensor) -> tuple[Tensor, Tensor]:
         out = self.mlp(self.encoding(points))                                  # (..., 4)
         return F.softplus(out[..., 0] - 1.0), torch.sigmoid(out[..., 1:])      # σ starts small: empty space
+
+
+def evaluate_field(field: nn.Module, points: Tensor) -> tuple[Tensor, Tensor]:
+    """σ (...,) and colour (..., 3) of `field` at `points` (..., 3). With the field's
+    occupancy grid, only the points in occupied cells are evaluated (σ = 0, colour 0
+    elsewhere: the composite gives them no weight), as Instant-NGP skips empty space."""
+    grid = getattr(field, "occupancy", None)
+    if grid is None:
+        return field(points)
+    keep = grid(points)                                                     # (...,) bool
+    sigma, rgb = field(points[keep])                                        # (K,), (K, 3): K occupied
+    full_sigma = sigma.new_zeros(points.shape[:-1]).index_put((keep,), sigma)
+    full_rgb = rgb.new_zeros(*points.shape[:-1], 3).index_put((keep,), rgb)
+    return full_sigma, full_rgb
 
 
 @dataclass
@@ -95,13 +113,13 @@ def render_rays(field: nn.Module, origins: Tensor, directions: Tensor, near: flo
     check_shape(directions, "directions", "R 3", R=len(origins))
     check_positive_int(hierarchical, "hierarchical", allow_zero=True)
     t = stratified_samples(origins, directions, near, far, samples, generator=generator, perturb=perturb)  # (R, S)
-    sigma, rgb = field(ray_points(origins, directions, t))                   # (R, S), (R, S, 3)
+    sigma, rgb = evaluate_field(field, ray_points(origins, directions, t))   # (R, S), (R, S, 3)
     weights = render_weights(sigma, t)
     if hierarchical:
         mids = 0.5 * (t[:, 1:] + t[:, :-1])                                  # (R, S - 1) bin edges
         fine = sample_pdf(mids, weights[:, 1:-1], hierarchical, deterministic=not perturb, generator=generator)
         t, _ = torch.sort(torch.cat([t, fine], dim=-1), dim=-1)              # (R, S + k)
-        sigma, rgb = field(ray_points(origins, directions, t))
+        sigma, rgb = evaluate_field(field, ray_points(origins, directions, t))
         weights = render_weights(sigma, t)
     color, depth, opacity = composite(weights, rgb, t, background=background)
     return RayRender(color, depth, opacity, t, weights)

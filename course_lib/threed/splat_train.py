@@ -3,11 +3,11 @@
     splats = train_splats(preset(SPLAT_PRESETS, DEVICE))
     image, alpha = render_splats(splats.splats, views.test.cameras[0])
 
-Training (3DGS without densification): start from `n_gaussians` small grey Gaussians
-spread uniformly in the scene's ball; each step renders `batch_size` random training
-views whole and regresses them on the true images (mean squared error). Each kind of
-parameter has its own learning rate (`lr` × its multiplier, as 3DGS does: positions move
-slowly, opacities fast). Checkpoint: artifacts/checkpoints/gaussian_splats_<recipe key>.pt.
+Training (3DGS without densification; prune afterwards with `GaussianSplats.pruned`):
+start from `n_gaussians` small grey Gaussians spread uniformly in the scene's ball; each
+step renders `batch_size` random training views whole and regresses them on the true
+images (mean squared error). Each kind of parameter has its own learning rate (`lr` ×
+its multiplier, as 3DGS does: positions move slowly, opacities fast). Checkpoint: artifacts/checkpoints/gaussian_splats_<recipe key>.pt.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ __all__ = ["SplatRecipe", "SPLAT_PRESETS", "TrainedSplats", "new_splats", "splat
 @dataclass(frozen=True)
 class SplatRecipe:
     """Everything that decides trained splats: the views, how many Gaussians and how they
-    start, per-parameter learning-rate multipliers (means, log scales, quaternions,
+    start, the splats' `low_pass` filter, per-parameter learning-rate multipliers (means, log scales, quaternions,
     opacity logits, colour logits) and the optimisation (`batch_size`: views per step)."""
     views: ViewsSpec = ViewsSpec()
-    n_gaussians: int = 1500
+    n_gaussians: int = 2000
     init_scale: float = 0.05
     init_opacity: float = 0.1
+    low_pass: float = 0.1
     lr_multipliers: tuple[float, float, float, float, float] = (0.1, 1.0, 0.5, 5.0, 2.0)
     train: TrainSettings = TrainSettings(steps=600, batch_size=4, lr=1e-2, warmup=20, decay="cosine", grad_clip=None)
 
@@ -69,14 +70,16 @@ class TrainedSplats:
 def new_splats(recipe: SplatRecipe, radius: float) -> GaussianSplats:
     """The starting Gaussians of `recipe` in a ball of `radius` (seeded by `recipe.train.seed`)."""
     g = torch.Generator().manual_seed(recipe.train.seed)
-    return GaussianSplats.random(recipe.n_gaussians, radius, recipe.init_scale, recipe.init_opacity, generator=g)
+    return GaussianSplats.random(recipe.n_gaussians, radius, recipe.init_scale, recipe.init_opacity, generator=g,
+                                 low_pass=recipe.low_pass)
 
 
 def splat_loss(splats: GaussianSplats, views: Tensor, data: SceneViews) -> Tensor:
-    """Mean squared error of the training views with indices `views` (B,), rendered whole."""
+    """Mean squared error of the training views with indices `views` (B,), rendered whole
+    (from the (pixel, Gaussian) pairs: the same image as one matrix, faster)."""
     loss = 0.0
     for index in views.tolist():
-        image, _ = render_splats(splats, data.train.cameras[index])
+        image, _ = render_splats(splats, data.train.cameras[index], pairs=True)
         loss = loss + F.mse_loss(image, data.train.images[index].to(image))
     return loss / len(views)
 
