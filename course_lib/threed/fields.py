@@ -17,6 +17,9 @@ Two ways to feed a point p to the network, same head after them:
     out.rgb (R, 3), out.depth (R,), out.opacity (R,)
     image = render_image(field, camera, near, far)   # (H, W, 3), in chunks of rays
 
+With an occupancy grid (`occupancy`, Instant-NGP's), `render_rays` sends only the samples
+in occupied cells to the network (`evaluate_field`); the rest get σ = 0.
+
 Our scenes are matte (Lambertian): a point looks the same from every side, so the field
 takes no view direction (NeRF's does, for highlights); `hierarchical` sampling (NeRF's
 fine pass) re-samples where the coarse weights are large.
