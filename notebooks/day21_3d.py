@@ -291,7 +291,7 @@ def seconds_to(curve, name):
     """Estimated training seconds at each point of `curve` (step, PSNR, occupied share):
     each 100-step stretch is charged at the occupied share it starts with (an upper bound:
     the share only falls), a step costing t_all at share 1 and t_occupied at the final
-    share, linear in between."""
+    share, linear in between (a field without a grid: t_all every step)."""
     t_all, t_occ, final = timing[name, "all"], timing[name, "occupied"], curve[-1][2]
     cost = lambda share: t_occ + (t_all - t_occ) * (share - final) / (1 - final) if final < 1 else t_all
     seconds, elapsed, previous = [], 0.0, (0, None, 1.0)
@@ -307,19 +307,15 @@ reach = {}
 print(f"{'':>9}  {'parameters':>10}  {'ms/step, all samples':>20}  {'occupied only':>13}  {'held out':>8}  "
       f"steps and seconds to {target:.1f} dB")
 for name, trained, final in (("NeRF", nerf, nerf_psnr), ("hash grid", ngp, hash_psnr)):
-    steps = np.array([p[0] for p in trained.curve])
-    seconds = seconds_to(trained.curve, name) if name == "hash grid" else steps * timing[name, "all"]
+    steps, seconds = np.array([p[0] for p in trained.curve]), seconds_to(trained.curve, name)
     hit = np.array([p[1] for p in trained.curve]) >= target - 1e-6
     reach[name] = (int(steps[hit][0]), float(seconds[hit][0])) if hit.any() else (None, float("inf"))
     print(f"{name:>9}  {sum(x.numel() for x in trained.field.parameters()):10,d}  {1000 * timing[name, 'all']:20.0f}  "
           f"{1000 * timing[name, 'occupied']:8.0f} ({timing[name, 'share']:.0%})  {final:6.1f} dB  "
           f"{reach[name][0]} steps, {reach[name][1]:.0f} s")
 fig, ax = plt.subplots(figsize=(6.5, 3))
-for name, trained in (("NeRF", nerf), ("hash grid + occupancy grid", ngp)):
-    key = "NeRF" if name == "NeRF" else "hash grid"
-    seconds = seconds_to(trained.curve, key) if key == "hash grid" else np.array([p[0] for p in trained.curve]) * \
-        timing[key, "all"]
-    ax.plot(seconds, [p[1] for p in trained.curve], marker="o", ms=3, label=name)
+for name, trained, label in (("NeRF", nerf, "NeRF"), ("hash grid", ngp, "hash grid + occupancy grid")):
+    ax.plot(seconds_to(trained.curve, name), [p[1] for p in trained.curve], marker="o", ms=3, label=label)
 ax.axhline(target, color="gray", ls="--", lw=1)
 ax.set(xlabel="training seconds (time per step measured in this run)", ylabel="held-out PSNR (dB)")
 ax.legend()
