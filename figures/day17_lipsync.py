@@ -60,7 +60,7 @@ def generator() -> Diagram:
     d.text(52, 86, "reference\n(B, 3, 32, 32)", size=10)
     msk = d.pixels(20, 112, _face(0.2, masked=True), cell=2)
     d.text(52, 186, "masked target\n(B, 3, 32, 32)", size=10)
-    mel = d.box(10, 232, 95, 44, "mel window\n(B, 80, 16)", fill="cond", size=11)
+    mel = d.box(10, 226, 95, 56, "mel window\nframes t−2 … t+2\n(B, 80, 16)", fill="cond", size=10)
     cat = d.circle(130, 90, 12, "cat", size=9)
     d.arrow(ref.right, cat.left, via=[(100, 44), (100, 90)])
     d.arrow(msk.right, cat.left, via=[(100, 144), (100, 90)])
@@ -70,38 +70,42 @@ def generator() -> Diagram:
     d.arrow(cat.right, enc[0].left, via=[(150, 90), (150, 29)])
     for a, b in zip(enc, enc[1:]):
         d.arrow(a.bottom, (b.top[0] - 10, b.top[1]))
-    aenc = d.box(140, 262, 165, 44, "audio encoder: 3 conv1d\n+ Linear 256 → 48", fill="model", size=11)
+    aenc = d.box(140, 262, 165, 44, "audio encoder: 3 conv1d\n+ Linear 256 → 64: a", fill="model", size=11)
     d.arrow(mel.right, (aenc.left[0], aenc.left[1] - 12))
     plus = d.circle(400, 205, 12, "cat", size=9)
     d.arrow(enc[3].right, plus.left)
     d.arrow(aenc.right, plus.bottom, via=[(400, 284)])
-    d.text(406, 262, "48 → 48 × 4 × 4\n(broadcast)", size=9, anchor="start")
-    mid = d.box(440, 186, 130, 38, "mid  48 × 4 × 4", fill="model", size=11)
+    d.text(408, 246, "a: 64 → 64 × 4 × 4 (broadcast)", size=9, anchor="start")
+    mid = d.box(440, 186, 130, 38, "mid  112 → 48 × 4 × 4", fill="model", size=11)
+    film = d.box(440, 280, 150, 40, "FiLM: h·(1 + γ(a)) + β(a)\non mid, dec3, dec2, dec1", fill="cond", size=10)
+    d.arrow((aenc.right[0], aenc.right[1] + 12), film.left, via=[(420, 296), (420, 300)])
+    for box in (mid,):
+        d.arrow((film.top[0] + 40, film.top[1]), (box.bottom[0] + 40, box.bottom[1]), dashed=True, color="#b05a00")
     d.arrow(plus.right, mid.left)
     dec = [d.box(460 - 20 * i, 124 - 62 * i, 140, 38, text, fill="model", size=11)
            for i, text in enumerate(["dec3  24 × 8 × 8", "dec2  12 × 16 × 16", "dec1  12 × 32 × 32"])]
     d.arrow((mid.top[0] + 10, mid.top[1]), (dec[0].bottom[0] + 10, dec[0].bottom[1]))
     for a, b in zip(dec, dec[1:]):
         d.arrow((a.top[0] - 10, a.top[1]), b.bottom)
-    d.text(590, 262, "decoder: up ×2, then\ncat the skip (dashed)", size=9, anchor="start")
+    d.text(600, 232, "decoder: up ×2, cat the skip\n(grey dashed), then FiLM", size=9, anchor="start")
     for e, dd in zip(enc[2::-1], dec):
         d.arrow(e.right, dd.left, dashed=True, color="#777777")
-    out = d.box(620, 10, 120, 38, "1×1 conv, sigmoid", fill="model", size=11)
+    out = d.box(620, 10, 120, 38, "1×1 conv, sigmoid\n→ G (B, 3, 32, 32)", fill="model", size=10)
     d.arrow(dec[2].right, out.left)
-    g = d.box(780, 6, 150, 46, "G: frame\n(B, 3, 32, 32) in [0, 1]", fill="data", size=11)
+    g = d.box(780, 6, 150, 46, "P = paste(G, pose):\nrows ≥ 14 ramp into G", fill="data", size=10)
     d.arrow(out.right, g.left)
     # losses
     tgt = d.box(640, 110, 100, 40, "target x", fill="data", size=11)
-    l1 = d.box(790, 110, 140, 40, "L1 = |G − x|₁", fill="loss", size=11)
+    l1 = d.box(790, 110, 140, 40, "L1 = |P − x|₁,\nmouth box × 7", fill="loss", size=10)
     d.arrow(g.bottom, l1.top)
     d.arrow(tgt.right, l1.left)
-    exp = d.box(790, 190, 140, 52, "frozen SyncNet\n5 generated frames\n+ their mel", fill="frozen", size=10)
+    exp = d.box(790, 190, 140, 52, "frozen SyncNet\n5 pasted frames\n+ their mel", fill="frozen", size=10)
     d.arrow(g.right, exp.right, via=[(948, 29), (948, 216)])
     d.arrow(mel.bottom, exp.left, via=[(57, 326), (760, 326), (760, 216)])
     es = d.box(790, 270, 140, 38, "E_sync = −log sim", fill="loss", size=11)
     d.arrow(exp.bottom, es.top)
-    d.text(480, 350, "L = (1 − w)·L1 + w·E_sync ;  w = 0 until the expert's loss on G falls below 0.75, then 0.03",
-           size=12)
+    d.text(480, 350, "L = (1 − w)·L1 + w·E_sync ;  w = 0.03 from the first step (Wav2Lip: 0 until the expert's "
+           "loss falls below 0.75)", size=12)
     return d
 
 

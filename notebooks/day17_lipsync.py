@@ -29,19 +29,23 @@
 #   trained by `syncnet_train`);
 # - **offset search** with it: how many frames is the sound late? (day 16's
 #   `avsync.offset_search`), and the sync scores LSE-D and LSE-C;
-# - the **Wav2Lip-style generator**: reference frame + lower-half-masked frame + mel
-#   window -> frame, with an L1 loss and the frozen expert's sync loss switched on
-#   once the expert finds the frames plausible (`course_lib.sync.lipsync`, trained by
-#   `lipsync_train`);
-# - a dubbed face, and measurements: offset recovery, the sync confidence of generated
-#   vs real vs unsynced videos, and the mouth-opening error against the true visemes.
+# - the **Wav2Lip-style generator**: reference frame + lower-half-masked frame + a mel
+#   window centred on the frame -> frame, the audio steering every decoder block (FiLM),
+#   the new mouth pasted into the face through a feathered mask, trained with an L1 loss
+#   weighted on the mouth and the frozen expert's sync loss (`course_lib.sync.lipsync`,
+#   trained by `lipsync_train`);
+# - dubbed faces, and a judgement that shares nothing with training: test faces made to
+#   say *other* clips' audio and sentences in no clip, their mouth opening read from the
+#   pixels against the true visemes, and a second, independent expert searching the
+#   offset (`course_lib.sync.dubbing_eval`).
 #
 # **Prerequisites:** day 09 (eSpeak NG binding, log-mels at 80 frames/s), day 16
 # (offsets, `delay_audio`, `offset_search`), day 03-05 (training loops, U-Nets, video).
 #
-# **Run time:** about 90 s on a 2-core CPU, most of it training the two models
-# (about 15 s and 55 s) and making the data set (about 10 s); later runs load all three
-# from `artifacts/`.
+# **Run time:** about 40 s on a 2-core CPU once the models are in `artifacts/` (the
+# test suite's `tests/test_lipsync_trained.py` trains them). A first run trains them
+# here and takes about 200 s: the expert and the judge about 15 s each, the generator
+# about 140 s, the data set about 5 s.
 
 # %%
 import inspect
@@ -57,6 +61,7 @@ from course_lib.data.speech import log_mel
 from course_lib.runtime import get_device, seed_everything
 from course_lib.speech import espeak
 from course_lib.sync import avsync, lipsync, syncnet
+from course_lib.sync.dubbing_eval import OpeningRuler, dubbing_pairs, judge_recipe, score_dubbing, seam_ratio
 from course_lib.sync.lipsync import dub, mask_lower_half
 from course_lib.sync.lipsync_train import PRESETS, train_lipsync
 from course_lib.sync.syncnet import embed_clip, sync_loss
@@ -294,19 +299,28 @@ plt.show()
 #
 # For every output frame the generator gets a **reference** frame of the same person
 # (another frame of the clip, so it cannot copy the right mouth from it), the **target
-# frame with its lower half masked** (the pose of the head, no mouth) and the **mel
-# window** of that frame. A small U-Net encodes the six image channels; an audio encoder
-# turns the mel window into a vector added at the bottleneck; the decoder paints the frame.
+# frame with its lower half masked** (the pose of the head, no mouth) and a **mel
+# window** around that frame. A small U-Net encodes the six image channels; an audio
+# encoder turns the mel window into a vector $a$; the decoder paints the frame.
 #
-# ![The generator: the reference frame and the masked target are concatenated to 6 channels and encoded by four conv blocks down to 48 x 4 x 4; the mel window is encoded to a 48-d vector, broadcast and concatenated at the bottleneck; three decoder blocks upsample with skip connections back to 32 x 32 and a 1x1 conv with a sigmoid gives the frame G; G is compared with the target by L1, and 5 generated frames with their mel go through the frozen SyncNet, whose -log similarity is the sync loss](figures/day17_lipsync_generator.svg)
+# ![The generator: the reference frame and the masked target are concatenated to 6 channels and encoded by four conv blocks down to 48 x 4 x 4; the mel window of frames t-2 to t+2 is encoded to a 64-d vector a, broadcast and concatenated at the bottleneck, and a FiLM layer turns a into a scale and shift for the bottleneck and every decoder block; three decoder blocks upsample with skip connections back to 32 x 32 and a 1x1 conv with a sigmoid gives G, pasted into the pose frame (rows from 14 ramp into G) to give P; P is compared with the target by an L1 weighted 7 times on the mouth box, and 5 pasted frames with their mel go through the frozen SyncNet, whose -log similarity is the sync loss](figures/day17_lipsync_generator.svg)
 #
 # In the figure (the shapes of `lipsync.LipSyncGenerator`, width 12), the image path is
 # a U-Net: each encoder block halves the size, each decoder block doubles it and takes
-# the encoder's features at the same size (dashed skips), which is how the pose and the
-# identity reach the output unchanged. The audio enters only at the 4 × 4 bottleneck,
-# as a vector concatenated to every position. The frame is judged twice (right): by L1
-# against the true frame, and by the frozen expert (grey) for sync. The forward pass,
-# written out and checked against the module:
+# the encoder's features at the same size (grey dashed skips), which is how the pose and
+# the identity reach the output unchanged. That is also the U-Net's weakness here: the
+# skips carry so much of the picture that a decoder can paint a plausible average mouth
+# while ignoring the audio, which enters only at the 4 × 4 bottleneck. So the audio
+# vector also steers every decoder block by **FiLM** (feature-wise linear modulation,
+# [Perez et al., 2018](https://arxiv.org/abs/1709.07871)): each channel of the block's
+# output $h$ is scaled and shifted by amounts computed from $a$,
+#
+# $$h \leftarrow h \odot (1 + \gamma(a)) + \beta(a),$$
+#
+# with $\gamma, \beta$ linear layers initialised to zero, so training starts from the plain
+# U-Net. The frame is judged twice (right): by L1 against the true frame, and by the
+# frozen expert (grey) for sync. The forward pass, written out and checked against the
+# module:
 
 # %%
 masked = mask_lower_half(clip.video()[:4])
@@ -315,23 +329,32 @@ display(show_images(torch.cat([clip.video()[:4], masked, references]), nrow=4, s
                     titles=["target"] * 4 + ["masked input"] * 4 + ["reference"] * 4))
 
 # %%
+def film(layer, h, a):
+    """h (B, C, h, w) * (1 + gamma) + beta, (gamma, beta) = layer(a) split in two (B, C) halves."""
+    gamma, beta = layer(a).chunk(2, dim=1)
+    return h * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+
+
 def our_forward(g, reference, masked, mel):
     x = torch.cat([reference, masked], dim=1) * 2 - 1                           # (B, 6, 32, 32)
     e1 = g.enc1(x)                                                               # (B, 12, 32, 32)
     e2 = g.enc2(e1)                                                              # (B, 24, 16, 16)
     e3 = g.enc3(e2)                                                              # (B, 48, 8, 8)
     e4 = g.enc4(e3)                                                              # (B, 48, 4, 4)
-    a = g.audio(syncnet.normalize_mel(mel))[:, :, None, None]                    # (B, 48, 1, 1)
-    h = g.mid(torch.cat([e4, a.expand_as(e4)], dim=1))                          # (B, 48, 4, 4)
+    a = g.audio(syncnet.normalize_mel(mel))                                      # (B, 64)
+    tiled = a[:, :, None, None].expand(-1, -1, 4, 4)                             # (B, 64, 4, 4)
+    h = film(g.film[0], g.mid(torch.cat([e4, tiled], dim=1)), a)                 # (B, 48, 4, 4)
     up = lambda t: torch.nn.functional.interpolate(t, scale_factor=2.0)         # noqa: E731
-    h = g.dec3(torch.cat([up(h), e3], dim=1))                                    # (B, 24, 8, 8)
-    h = g.dec2(torch.cat([up(h), e2], dim=1))                                    # (B, 12, 16, 16)
-    h = g.dec1(torch.cat([up(h), e1], dim=1))                                    # (B, 12, 32, 32)
+    h = film(g.film[1], g.dec3(torch.cat([up(h), e3], dim=1)), a)                # (B, 24, 8, 8)
+    h = film(g.film[2], g.dec2(torch.cat([up(h), e2], dim=1)), a)                # (B, 12, 16, 16)
+    h = film(g.film[3], g.dec1(torch.cat([up(h), e1], dim=1)), a)                # (B, 12, 32, 32)
     return torch.sigmoid(g.out(h))                                               # (B, 3, 32, 32)
 
 
 fresh = lipsync.LipSyncGenerator(RECIPE.model).eval()
-mels = avsync.mel_windows(syncnet.pad_mel(clip.mel, clip.n_frames), clip.n_frames, 16)[:4]   # (4, 80, 16)
+for layer in fresh.film:                 # FiLM starts at zero; give it weights so the check sees it
+    torch.nn.init.normal_(layer.weight, std=0.05)
+mels = lipsync.generator_mel_windows(clip.mel, clip.n_frames, RECIPE.model.mel_lead)[:4]   # (4, 80, 16)
 with torch.no_grad():
     ours_frame, lib_frame = our_forward(fresh, references, masked, mels), fresh(references, masked, mels)
 print(f"output {tuple(ours_frame.shape)}; max |diff| to LipSyncGenerator.forward "
@@ -339,37 +362,86 @@ print(f"output {tuple(ours_frame.shape)}; max |diff| to LipSyncGenerator.forward
 torch.testing.assert_close(ours_frame, lib_frame)
 
 # %% [markdown]
+# Two details around the network matter as much as its layers.
+#
+# **The mel window is centred.** Day 16's windows (and the expert's) start at frame $t$
+# and hear frames $t \dots t+4$. But lips move *before* the sound they shape (they close
+# for a /b/ before it bursts) and relax after it, so the generator hears frames
+# $t-2 \dots t+2$ (`RECIPE.model.mel_lead = 2`), with silence before the clip's start:
+# window $t$ is window $t - 2$ of the uncentred ones.
+#
+# **The new mouth is pasted, not the whole frame.** The generator outputs a full frame,
+# but only its lower half is new; the upper half is already in the pose frame. Taking
+# the generated frame whole gives a face that is slightly blurrier everywhere; cutting
+# at row 16 gives a seam. `lipsync.paste` blends with weights $w_r$ per row that ramp
+# from 0 to 1 over rows 14-16,
+#
+# $$P = w \odot G + (1 - w) \odot \text{pose},\qquad w_r = \mathrm{clip}\big((r - 13.5)/3,\ 0,\ 1\big),$$
+#
+# and the loss is computed on $P$, so the generator learns to blend. Both, by hand:
+
+# %%
+plain = avsync.mel_windows(syncnet.pad_mel(clip.mel, clip.n_frames), clip.n_frames, 16)   # window t: frames t..t+4
+lead = RECIPE.model.mel_lead
+centred = lipsync.generator_mel_windows(clip.mel, clip.n_frames, lead)
+assert torch.equal(centred[lead:], plain[:-lead])            # window t is plain window t - 2
+rows = torch.arange(32.0)
+w_rows = ((rows - 13.5) / 3).clamp(0, 1)[:, None]             # (32, 1)
+pose, generated = clip.video()[:4], fresh(references, masked, mels).detach()
+ours_pasted = w_rows * generated + (1 - w_rows) * pose
+torch.testing.assert_close(ours_pasted, lipsync.paste(generated, pose))
+print("paste weights of rows 12-18:", [round(float(v), 3) for v in w_rows[12:19, 0]])
+print(f"centred windows: {tuple(centred.shape)}; window {lead} equals day 16's window 0")
+
+# %% [markdown]
 # The loss works on windows of 5 consecutive frames, so the expert can judge them:
 #
-# $$L = (1 - w)\,\lVert G - x\rVert_1 + w\, E_{\text{sync}},\qquad
-# E_{\text{sync}} = -\log \mathrm{sim}\big(\text{expert}(G_{\text{lower}}), \text{expert}(\text{mel})\big)$$
+# $$L = (1 - w)\,\frac{\sum m \odot \lvert P - x\rvert}{\sum m} + w\, E_{\text{sync}},\qquad
+# E_{\text{sync}} = -\log \mathrm{sim}\big(\text{expert}(P_{\text{lower}}), \text{expert}(\text{mel})\big)$$
 #
 # The L1 term alone gives blurry, averaged mouths (an average of "open" and "closed" is a
-# half-open mouth that always matches a little). The expert pushes towards mouths that
-# are *in sync*. As in Wav2Lip, $w = 0$ until the expert finds the generated frames
-# plausible (the mean of its loss on them over the last 20 steps below 0.75), then
-# $w = 0.03$; the expert stays frozen.
+# half-open mouth that always matches a little), and the mouth is a few hundred of the
+# 3,072 numbers of a frame: a closed mouth costs little. So the L1 weights $m$ are 7 on
+# the mouth box (the lower half, central half of the columns; `RECIPE.mouth_weight = 6`
+# extra) and 1 elsewhere. The expert pushes towards mouths that are *in sync*, with
+# $w = 0.03$ as in Wav2Lip, and stays frozen. Wav2Lip switches it on only once the
+# expert finds the generated frames plausible (its loss on them below 0.75;
+# `lipsync_train.sync_switch` does that when a recipe sets `sync_start`); here it counts
+# from the first step, which measured slightly better (below).
 #
-# The loss function stays pure: it returns the total and both terms
-# (`(total, {"l1": ..., "sync": ...})`), which `fit` records per step in
-# `run.metrics`. The switch is a side effect, so it lives in the `on_step` hook
-# (`lipsync_train.sync_switch`): after each step it looks at the recorded expert losses
-# and sets the switch step in `state`, which is saved with the checkpoint, so a resumed
-# or loaded run knows when the sync loss started. `train_lipsync(RECIPE)` gets its
-# expert from `train_syncnet(RECIPE.expert)`: loaded, since we trained it above.
+# How we got here: with the first design of this lesson (audio only at the
+# bottleneck, window starting at the frame, plain L1 on the whole generated frame,
+# Wav2Lip's switch), dubbing a test face with *another* clip's audio gave mouths whose
+# opening correlated only 0.70 with the new audio's. Each part of today's design,
+# removed in turn from a 1,000-step run (seed 17), measured on that task:
+#
+# | 1,000 steps | opening correlation |
+# |---|---|
+# | all parts (mouth weight 3 in these runs) | 0.87 |
+# | without FiLM | 0.80 |
+# | without the centred window | 0.83 |
+# | without the mouth weight | 0.79 |
+# | without the paste (the whole generated frame) | 0.83 |
+# | Wav2Lip's switch instead of sync from step 0 | 0.86 |
+# | sync weight 0.1 instead of 0.03 (2,000 steps) | 0.77 |
+#
+# The recipe trains 2,000 steps (0.89-0.91 over seeds 0, 1 and 17) with mouth weight 6,
+# which held better on sentences in no clip than 3 did (0.88 against 0.85).
+# `train_lipsync(RECIPE)` gets its expert from `train_syncnet(RECIPE.expert)`, loaded
+# since we trained it above, and loads the generator from `artifacts/` (or trains it,
+# about 140 s on one thread). The loss function returns the total and both terms,
+# which `fit` records per step in `run.metrics`.
 
 # %%
 t0 = time.time()
 generator = train_lipsync(RECIPE, device=DEVICE)
 print(f"generator: {sum(p.numel() for p in generator.model.parameters()):,} parameters, "
-      f"sync loss switched on at step {generator.sync_started}  (trained in {generator.run.seconds:.1f} s"
+      f"sync loss counted from step {generator.sync_started}  (trained in {generator.run.seconds:.1f} s"
       f"{', loaded' if generator.run.cached else ''}; {time.time() - t0:.1f} s)")
 fig, axes = plt.subplots(1, 2, figsize=(9, 2.4))
-plot_loss(generator.run.metrics["l1"], ax=axes[0], ylabel="L1", title="L1 reconstruction loss", logy=True)
+plot_loss(generator.run.metrics["l1"], ax=axes[0], ylabel="L1", title="mouth-weighted L1 loss", logy=True)
 plot_loss(generator.run.metrics["sync"], ax=axes[1], ylabel="BCE", title="expert's sync loss on generated frames")
-axes[1].axhline(RECIPE.sync_start, ls="--", color="0.6", label="switch-on threshold")
-if generator.sync_started is not None:
-    axes[1].axvline(generator.sync_started, color="C3", lw=0.8, label="sync loss on")
+axes[1].axhline(np.log(2), ls="--", color="0.6", label="chance (log 2)")
 axes[1].legend(fontsize=7)
 plt.show()
 
@@ -408,15 +480,99 @@ plt.show()
 # %% [markdown]
 # ## 5. Measure it
 #
-# On every test clip we compare three videos, each a pair (frames, audio):
+# ### Dubbing: the real task, with judges that did not train the generator
+#
+# A dubbing model's job is to put *another* sound into a face. Evaluated on the clip's
+# own audio, it can score well by reconstructing: the pose frame, the reference and the
+# audio all agree. So we dub every test face in three settings (`dubbing_eval.dubbing_pairs`):
+# - **other**: with the audio of the next test clip (another sentence, often another
+#   voice and pace);
+# - **new**: with one of six sentences that are in no clip, drawn by `faces.make_clip` in
+#   the face's style so their true mouth track is known;
+# - **own**: with its own audio (Wav2Lip's LRS2 setting), for comparison.
+#
+# And we judge with two things the generator never learned from:
+# - **the ruler** of section 1 (`OpeningRuler.fit(train_clips)`, the same line fit),
+#   reading the opening from the dubbed pixels: its correlation over all frames with the
+#   heard audio's true opening, and its mean absolute error next to that of the
+#   undubbed face (the face's own mouth, which says something else): ratio below 1 means
+#   dubbing moved the mouth towards the new speech. The ruler itself reaches 0.97 on
+#   real clips: that is the ceiling;
+# - **an independent expert**: a SyncNet with another training seed
+#   (`dubbing_eval.judge_recipe`), never used as a loss, searching each dubbed clip's
+#   offset (0 is right). It shares the data and architecture of the training expert but
+#   not its weights, so the generator cannot have learned its quirks; Wav2Lip evaluates
+#   with the original SyncNet for the same reason.
+
+# %%
+t0 = time.time()
+judge = train_syncnet(judge_recipe(RECIPE.expert), device=DEVICE)
+ruler = OpeningRuler.fit(train_clips)
+assert np.allclose((ruler.slope, ruler.intercept), (slope, intercept))      # section 1's line
+print(f"judge: seed {judge.recipe.train.seed} (the loss's expert: {RECIPE.expert.train.seed}), validation "
+      f"accuracy {judge.valid_accuracy:.3f}{' (loaded)' if judge.run.cached else ''}")
+scores = {setting: score_dubbing(generator.model, dubbing_pairs(test_clips, setting), ruler, judge.model)
+          for setting in ("other", "new", "own")}
+seam = seam_ratio(generator.model, test_clips)
+print(f"{'dubbed with':12s} {'corr':>6s} {'MAE':>6s} {'undubbed MAE':>13s} {'ratio':>6s} {'judge within +-1':>17s}")
+for setting, sc in scores.items():
+    print(f"{setting:12s} {sc.corr:6.3f} {sc.mae:6.3f} {sc.undubbed_mae:13.3f} {sc.ratio:6.2f} {sc.within_one:17.0%}")
+print(f"seam: boundary rows' error / lower half's = {seam:.2f}   ({len(test_clips)} test faces, "
+      f"{time.time() - t0:.1f} s)")
+
+# %% [markdown]
+# The opening over time of one test face dubbed with the next clip's audio: the dubbed
+# mouth (read from pixels) against the truth of the audio it now says, and the face's own
+# mouth, which says something else.
+
+# %%
+face, wave, opening = dubbing_pairs(test_clips, "other")[0]
+dubbed_other = dub(generator.model, face.video(), wave)
+n = min(len(dubbed_other), len(opening))
+fig, ax = plt.subplots(figsize=(8, 2.4))
+ax.plot(ruler(dubbed_other[:n]), label="dubbed (read from pixels)")
+ax.plot(opening[:n], label="true opening of the new audio")
+ax.plot(ruler(face.video()[torch.arange(n) % face.n_frames]), label="the face's own mouth", alpha=0.5)
+ax.set(xlabel="frame", ylabel="opening", title=f"{face.text!r} made to say {test_clips[1].text!r}")
+ax.legend(fontsize=7)
+plt.show()
+
+# %% [markdown]
+# Reading the table. On other clips' audio and on new sentences the dubbed opening
+# correlates about 0.88-0.90 with the truth of the new audio (the ruler's own ceiling is
+# 0.97), and its error is about a third of the undubbed mouth's: the mouths follow the
+# speech they are given. "own" has the same correlation but a *ratio* above 1, which is
+# not a failure: there the undubbed mouth is the truth itself (its error is the ruler's
+# 0.05), so any generated mouth can only be worse. The independent expert finds offset 0
+# on every dubbed clip; that criterion is easy (the first design of this lesson, whose
+# mouths barely opened, also passed it on 96-100 % of clips), which is why the ruler
+# carries the argument. The seam ratio is below 1: the rows where pose and generated
+# halves meet are no worse than the rest of the lower half.
+#
+# The asserts use fixed seeds; the margins come from training seeds 0, 1 and 17, where
+# "other" gave 0.891 / 0.912 / 0.899 and "new" 0.882 / 0.887 / 0.877, MAE ratios 0.31-0.36,
+# the judge 96-100 %, and the seam 0.71-0.91.
+
+# %%
+for setting in ("other", "new"):
+    sc = scores[setting]
+    assert sc.corr >= 0.85 and sc.ratio <= 0.5, (setting, sc)
+    assert sc.within_one >= 0.9, (setting, sc.offsets)
+assert seam <= 1.0, seam
+
+# %% [markdown]
+# ### Wav2Lip's own metrics
+#
+# Papers report LSE-D and LSE-C from SyncNet on the clip's *own* audio. On every test
+# clip we compare three videos, each a pair (frames, audio):
 # - **ground truth**: the real clip with its own audio;
 # - **generated**: the clip's frames with the lower half masked, repainted by the
-#   generator from the clip's audio (the setting of Wav2Lip's LRS2 evaluation);
+#   generator from the clip's audio;
 # - **unsynced**: the real clip with the audio of *another* test clip (shuffled audio).
 #
-# For each we report the expert's LSE-D and LSE-C, and the **mouth-opening error**: the
-# opening measured from the pixels (the ruler of section 1) against the true viseme
-# track of the audio that is heard.
+# For each we report LSE-D and LSE-C from the training expert *and* from the judge, and
+# the **mouth-opening error** of the ruler against the true viseme track of the audio
+# that is heard.
 
 # %%
 def opening_truth(c, n):
@@ -433,32 +589,29 @@ for i, c in enumerate(test_clips):
               "generated": (dub(generator.model, c.video(), c.wave), c.wave, c),
               "unsynced (shuffled audio)": (c.video(), shuffled, other)}
     for name, (frames, wave, speaker) in videos.items():
-        res = sync_scores(frames, wave)
-        measured = to_opening(faces.mouth_height(frames))
-        error = (measured - opening_truth(speaker, len(frames))).abs().mean()
-        rows[name].append((res.min_distance, res.confidence, float(error)))
+        res = sync_scores(frames, wave)                                        # the training expert
+        v, a = embed_clip(judge.model, frames, log_mel(wave))
+        by_judge = avsync.offset_search(v, a, max_offset=15)                   # the independent one
+        error = (ruler(frames) - opening_truth(speaker, len(frames))).abs().mean()
+        rows[name].append((res.min_distance, res.confidence, by_judge.min_distance, by_judge.confidence,
+                           float(error)))
 table = {name: np.mean(values, axis=0) for name, values in rows.items()}
-print(f"{'video':28s} {'LSE-D':>7s} {'LSE-C':>7s} {'opening MAE':>12s}")
-for name, (lse_d, lse_c, mae) in table.items():
-    print(f"{name:28s} {lse_d:7.3f} {lse_c:7.3f} {mae:12.3f}")
+print(f"{'':28s} {'training expert':>15s}   {'judge':>13s}")
+print(f"{'video':28s} {'LSE-D':>7s} {'LSE-C':>7s}   {'LSE-D':>6s} {'LSE-C':>6s} {'opening MAE':>12s}")
+for name, (lse_d, lse_c, judge_d, judge_c, mae) in table.items():
+    print(f"{name:28s} {lse_d:7.3f} {lse_c:7.3f}   {judge_d:6.3f} {judge_c:6.3f} {mae:12.3f}")
 print(f"({len(test_clips)} test clips, {time.time() - t0:.1f} s)")
 
 # %% [markdown]
-# The asserts (thresholds from measured values on these seeds, with a margin):
-# the expert recovers injected offsets within one frame on at least 90 % of clips; the
-# generated videos' sync confidence is closer to the ground truth's than to the
-# unsynced videos'; and the generated mouths follow the heard visemes better than the
-# mouths of an unsynced video do. That last margin is the thinnest. Trained from seeds
-# 0-3 (`COURSE_SEED=N course run day17`), the opening error of the generated videos was
-# 0.12 to 0.18 against 0.25 for unsynced ones; with half the generator's steps (500) it
-# ranged from 0.14 to 0.28, once *worse* than unsynced: a tiny generator needs those
-# steps before its mouth reliably follows the audio. So it is asserted only below the
-# unsynced value. Over the same seeds the expert recovered 96-100 % of the offsets.
+# The asserts: the expert recovers injected offsets within one frame on at least 90 %
+# of clips (section 2); the generated videos' sync confidence is closer to the ground
+# truth's than to the unsynced videos'; and the generated mouths follow the heard visemes
+# better than the mouths of an unsynced video do.
 
 # %%
 conf_gt, conf_gen = table["ground truth"][1], table["generated"][1]
 conf_unsynced = table["unsynced (shuffled audio)"][1]
-mae_gen, mae_unsynced = table["generated"][2], table["unsynced (shuffled audio)"][2]
+mae_gen, mae_unsynced = table["generated"][4], table["unsynced (shuffled audio)"][4]
 print(f"offsets recovered within +-1 frame: {recovered:.1%}")
 print(f"LSE-C: generated {conf_gen:.3f}, ground truth {conf_gt:.3f}, unsynced {conf_unsynced:.3f} "
       f"(generated {'above' if conf_gen > conf_gt else 'below'} the ground truth, "
@@ -470,17 +623,14 @@ assert mae_gen < mae_unsynced, (mae_gen, mae_unsynced)
 print(f"lesson time: {time.time() - START:.0f} s")
 
 # %% [markdown]
-# Reading the numbers (printed above): the generated videos' sync confidence is close
-# to the ground truth's and far from the unsynced videos'. Whether it lands a little
-# below or a little above the ground truth changes from one training run to the next
-# (two builds of this lesson gave 0.283 and 0.354 against the ground truth's 0.314).
-# Below is what one expects: the generator's mouths are blurrier and less decisive than
-# real ones, so the expert is less sure. Above is not a triumph: the generator was
-# trained to satisfy this very expert, so the expert is a biased judge of its mouths.
-# Wav2Lip evaluates with the *original* SyncNet, which it never trained against; a
-# careful evaluation here would train a second expert (other seed, other architecture)
-# just for measuring. The mouth error is
-# the independent check: it reads pixels and compares with the true visemes.
+# Reading the numbers: the generated videos' sync confidence is close to the ground
+# truth's and far from the unsynced videos'. With the training expert it lands *above*
+# the ground truth (and LSE-D below it): not a triumph, the generator was trained to
+# satisfy this very expert and has learned what it likes. The judge, which the generator
+# never saw, puts the generated videos level with the real ones (when this lesson was
+# written: LSE-C 0.345 against 0.344, LSE-D 0.336 against 0.353, while the training
+# expert said 0.311 against 0.260). That is the bias Wav2Lip avoids by evaluating with
+# the original SyncNet, and why the dubbing table above uses the judge and the ruler.
 
 # %% [markdown]
 # ## In production
@@ -530,7 +680,12 @@ print(f"lesson time: {time.time() - START:.0f} s")
 # - Procedural faces with a viseme track give lip-sync data with a known truth.
 # - The SyncNet expert learns timing from in-sync vs shifted pairs (BCE on cosine
 #   similarity); with it, the offset search finds injected delays within one frame.
-# - The generator repaints a masked lower half from the audio, with L1 plus the frozen
-#   expert's sync loss; its mouths follow the new speech.
+# - The generator repaints a masked lower half from a mel window centred on the frame,
+#   the audio steering every decoder block (FiLM), pasted into the face through a
+#   feathered mask, trained with a mouth-weighted L1 plus the frozen expert's sync loss.
+# - Judged on the real task, with judges it never trained against: test faces made to say
+#   other clips' audio or new sentences open their mouths with the new speech (opening
+#   correlation about 0.9, a third of the undubbed mouth's error), and an independent
+#   expert finds them in sync.
 # - Exercises: [../exercises/day17_lipsync.ipynb](../exercises/day17_lipsync.ipynb) —
 #   the viseme track, lower-half masking, the sync loss and the offset scores.

@@ -70,10 +70,17 @@ def test_generator_loss_combines_l1_and_expert_loss():
     total, parts_b = generator_loss(model, expert, batch, 0.25)
     assert torch.allclose(total, 0.75 * parts_b["l1"] + 0.25 * parts_b["sync"])
     assert torch.allclose(parts_b["l1"], l1) and torch.allclose(parts_b["sync"], e_sync)
-    # the L1 term by hand: generate each frame of the 5-frame windows, mean |G - x|
+    # the L1 term by hand: generate each frame of the 5-frame windows, paste it into the
+    # target, mean |P - x|; with a mouth weight, a weighted mean
     flat = batch["targets"].flatten(0, 1)
     generated = model(batch["references"].flatten(0, 1), mask_lower_half(flat), batch["mels"].flatten(0, 1))
-    assert torch.allclose(l1, (generated - flat).abs().mean())
+    pasted = lipsync.paste(generated, flat)
+    assert torch.allclose(l1, (pasted - flat).abs().mean())
+    err = (pasted - flat).abs()
+    weighted = generator_loss(model, expert, batch, 0.0, mouth_weight=6.0)[1]["l1"]
+    box = err[..., 16:, 8:24]
+    assert torch.allclose(weighted, (err.sum() + 6 * box.sum()) / (err.numel() + 6 * box.numel()))
+    assert (pasted[..., :13, :] == flat[..., :13, :]).all()      # the rows above the ramp are the target's
     assert e_sync > 0
     # gradients reach the generator through the frozen expert, none reach the expert
     expert.requires_grad_(False)
@@ -163,11 +170,12 @@ def test_recipe_is_frozen_typed_and_presets_follow_the_lesson():
         recipe.sync_weight = 0.1
     assert isinstance(recipe.model, LipSyncConfig) and isinstance(recipe.train, TrainSettings)
     assert isinstance(recipe.expert, SyncNetRecipe)
-    # "cpu" is what day 17 trains (1,000 steps: at 500 the mouths did not follow the audio
-    # for every seed), "gpu" its CUDA branch
+    # "cpu" is what day 17 loads (2,000 steps, sync loss from step 0, mouth box x7, window
+    # centred), "gpu" its CUDA branch
     assert PRESETS["cpu"] == recipe and recipe.expert == SYNCNET_PRESETS["cpu"]
     assert (recipe.train.steps, recipe.train.batch_size, recipe.train.lr, recipe.train.seed,
-            recipe.sync_weight, recipe.sync_start) == (1000, 8, 2e-3, 17, 0.03, 0.75)
+            recipe.sync_weight, recipe.sync_start, recipe.mouth_weight, recipe.model.mel_lead) == (
+        2000, 8, 2e-3, 17, 0.03, None, 6.0, 2)
     gpu = PRESETS["gpu"]
     assert (gpu.train.steps, gpu.train.batch_size) == (3000, 32) and gpu.expert == SYNCNET_PRESETS["gpu"]
     with pytest.raises(ValueError, match="one size"):
@@ -190,3 +198,72 @@ def test_dub_lengths_still_and_clip_faces():
         dub(model, clip.video(), wave, sample_rate=22_050)
     with pytest.raises(ValueError, match="shorter than one video frame"):
         dub(model, clip.video(), wave[:100])
+
+
+def test_sync_loss_from_step_zero(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    recipe = LipSyncRecipe(model=TINY, train=TrainSettings(steps=4, batch_size=2, lr=2e-3, seed=17),
+                           expert=TINY_EXPERT, mouth_weight=6.0)
+    assert recipe.sync_start is None
+    run = train_lipsync(recipe, progress=False)
+    assert run.sync_started == 0
+    w, l1, e = recipe.sync_weight, run.run.metrics["l1"], run.run.metrics["sync"]
+    assert run.run.history == pytest.approx([(1 - w) * a + w * b for a, b in zip(l1, e)], rel=1e-5)
+    assert train_lipsync(recipe, progress=False).sync_started == 0      # loaded: the same
+
+
+def test_paste_ramps_from_the_pose_to_the_generated_half():
+    w = lipsync.paste_weights(32)[:, 0]
+    assert w.shape == (32,) and (w[:14] == 0).all() and (w[17:] == 1).all()
+    assert w[14:17].tolist() == pytest.approx([1 / 6, 1 / 2, 5 / 6])    # the ramp, rows 13.5 .. 16.5
+    generated, pose = torch.ones(2, 3, 32, 32), torch.zeros(2, 3, 32, 32)
+    out = lipsync.paste(generated, pose)
+    assert torch.equal(out[0, 0, :, 5], w) and torch.equal(out[..., :14, :], pose[..., :14, :])
+    m = lipsync.mouth_weights(32, 6.0)
+    assert m.sum() == 32 * 32 + 6 * 16 * 16 and m[16, 8] == 7 and m[15, 8] == 1 and m[16, 7] == 1
+
+
+def test_generator_mel_windows_are_centred_and_hear_silence_before_the_start():
+    mel = torch.randn(80, 60)
+    n = 18
+    plain = lipsync.generator_mel_windows(mel, n, lead=0)
+    from course_lib.sync.avsync import mel_windows
+    from course_lib.sync.syncnet import pad_mel
+    assert torch.equal(plain, mel_windows(pad_mel(mel, n), n, 16))     # lead 0: day 16's windows
+    centred = lipsync.generator_mel_windows(mel, n, lead=2)
+    assert torch.equal(centred[2:], plain[:n - 2])                      # frame t hears frame t-2's window
+    assert centred.shape == (n, 80, 16)
+    assert (centred[0, :, :6] == mel.min()).all() and torch.equal(centred[0, :, 6:], mel[:, :10])
+
+
+def test_film_starts_as_the_identity_and_then_follows_the_audio():
+    torch.manual_seed(0)
+    model = LipSyncGenerator(TINY).eval()
+    h, a = torch.randn(2, 16, 4, 4), torch.randn(2, 8)
+    assert torch.equal(model.modulate(0, h, a), h)                      # gamma = beta = 0 at first
+    torch.nn.init.normal_(model.film[0].weight)
+    gamma, beta = model.film[0](a).chunk(2, dim=1)
+    torch.testing.assert_close(model.modulate(0, h, a), h * (1 + gamma[:, :, None, None]) + beta[:, :, None, None])
+
+
+def test_window_batch_with_a_lead_draws_the_earlier_mel_windows():
+    clips = [make_clip("call anna", style=1)]
+    windows = FaceWindows(clips)
+    batch = window_batch(windows, 6, random.Random(3), mel_lead=2)
+    again = window_batch(windows, 6, random.Random(3), mel_lead=2)
+    assert torch.equal(batch["mels"], again["mels"])
+    rng = random.Random(3)
+    positions = [(c, t) for c, t in windows.positions if t >= 2]
+    clip, t = rng.choice(positions)
+    assert torch.equal(batch["mels"][0], windows.mel(clip, torch.arange(t - 2, t + 3)))
+    assert torch.equal(batch["sync_mel"][0], windows.mel(clip, torch.tensor([t]))[0])
+    with pytest.raises(ValueError, match="mel_lead"):
+        window_batch(windows, 2, random.Random(0), mel_lead=10_000)
+
+
+def test_dub_keeps_the_pose_above_the_mouth():
+    torch.manual_seed(0)
+    model = LipSyncGenerator(TINY)
+    clip = make_clip("call anna", style=2)
+    out = dub(model, clip.video(), clip.wave)
+    assert torch.equal(out[:, :, :14], clip.video()[:len(out), :, :14])

@@ -10,8 +10,12 @@
 - `syncnet`: the SyncNet-style lip-sync expert (face and audio encoders, BCE on their
   cosine similarity), its training pairs (`FaceWindows`), `embed_clip`, `sync_accuracy`.
 - `syncnet_train`: `SyncNetRecipe`, `PRESETS`, `train_syncnet`.
-- `lipsync`: the Wav2Lip-style generator, lower-half masking, `generator_loss` (L1 plus
-  the frozen expert's sync loss) and `dub`.
+- `lipsync`: the Wav2Lip-style generator (a U-Net whose decoder the audio steers by
+  FiLM), lower-half masking, the centred mel windows, the feathered `paste`,
+  `generator_loss` (mouth-weighted L1 plus the frozen expert's sync loss) and `dub`.
 - `lipsync_train`: `LipSyncRecipe` (holds the expert's recipe), `PRESETS`, the window
-  batches, the sync-loss switch (an `on_step`), `train_lipsync`.
+  batches, Wav2Lip's sync-loss switch (an `on_step`), `train_lipsync`.
+- `dubbing_eval`: judging dubbing with what did not train it: faces made to say other
+  clips' audio or new sentences, the pixel ruler of the mouth opening, an independent
+  expert (`judge_recipe`), the seam ratio.
 """
