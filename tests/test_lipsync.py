@@ -234,6 +234,10 @@ def test_generator_mel_windows_are_centred_and_hear_silence_before_the_start():
     assert torch.equal(centred[2:], plain[:n - 2])                      # frame t hears frame t-2's window
     assert centred.shape == (n, 80, 16)
     assert (centred[0, :, :6] == mel.min()).all() and torch.equal(centred[0, :, 6:], mel[:, :10])
+    with pytest.raises(ValueError, match="mel_lead"):
+        LipSyncConfig(mel_lead=5)
+    with pytest.raises(ValueError, match="mel_lead"):
+        LipSyncConfig(mel_lead=-1)
 
 
 def test_film_starts_as_the_identity_and_then_follows_the_audio():

@@ -103,6 +103,11 @@ class LipSyncConfig:
     n_mels: int = 80
     mel_lead: int = 2
 
+    def __post_init__(self):
+        if not isinstance(self.mel_lead, int) or not 0 <= self.mel_lead < WINDOW:
+            raise ValueError(f"mel_lead must be an int in [0, {WINDOW}) so that window t still hears frame t; "
+                             f"got {self.mel_lead!r}")
+
 
 def _block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1), nn.BatchNorm2d(c_out), nn.ReLU())
