@@ -42,7 +42,7 @@
 # **Prerequisites:** day 09 (eSpeak NG binding, log-mels at 80 frames/s), day 16
 # (offsets, `delay_audio`, `offset_search`), day 03-05 (training loops, U-Nets, video).
 #
-# **Run time:** about 40 s on a 2-core CPU once the models are in `artifacts/` (the
+# **Run time:** about 20 s on a 2-core CPU once the models are in `artifacts/` (the
 # test suite's `tests/test_lipsync_trained.py` trains them). A first run trains them
 # here and takes about 200 s: the expert and the judge about 15 s each, the generator
 # about 140 s, the data set about 5 s.
@@ -373,7 +373,7 @@ torch.testing.assert_close(ours_frame, lib_frame)
 # **The new mouth is pasted, not the whole frame.** The generator outputs a full frame,
 # but only its lower half is new; the upper half is already in the pose frame. Taking
 # the generated frame whole gives a face that is slightly blurrier everywhere; cutting
-# at row 16 gives a seam. `lipsync.paste` blends with weights $w_r$ per row that ramp
+# hard at row 16 risks a visible seam wherever the two halves disagree. `lipsync.paste` blends with weights $w_r$ per row that ramp
 # from 0 to 1 over rows 14-16,
 #
 # $$P = w \odot G + (1 - w) \odot \text{pose},\qquad w_r = \mathrm{clip}\big((r - 13.5)/3,\ 0,\ 1\big),$$
@@ -400,10 +400,10 @@ print(f"centred windows: {tuple(centred.shape)}; window {lead} equals day 16's w
 # E_{\text{sync}} = -\log \mathrm{sim}\big(\text{expert}(P_{\text{lower}}), \text{expert}(\text{mel})\big)$$
 #
 # The L1 term alone gives blurry, averaged mouths (an average of "open" and "closed" is a
-# half-open mouth that always matches a little), and the mouth is a few hundred of the
-# 3,072 numbers of a frame: a closed mouth costs little. So the L1 weights $m$ are 7 on
-# the mouth box (the lower half, central half of the columns; `RECIPE.mouth_weight = 6`
-# extra) and 1 elsewhere. The expert pushes towards mouths that are *in sync*, with
+# half-open mouth that always matches a little), and the lips and the dark opening are
+# a few dozen of a frame's 1,024 pixels: a closed mouth costs little. So the L1 weights
+# $m$ are 7 on the mouth box (the lower half, central half of the columns;
+# `RECIPE.mouth_weight = 6` extra) and 1 elsewhere. The expert pushes towards mouths that are *in sync*, with
 # $w = 0.03$ as in Wav2Lip, and stays frozen. Wav2Lip switches it on only once the
 # expert finds the generated frames plausible (its loss on them below 0.75;
 # `lipsync_train.sync_switch` does that when a recipe sets `sync_start`); here it counts
