@@ -265,9 +265,10 @@ assert expert.valid_accuracy > 0.6
 # the search finds it.
 
 # %%
-def sync_scores(frames, wave):
-    """offset_search result for frames (T, 3, H, W) and a 16 kHz wave, with the expert."""
-    v, a = embed_clip(expert.model, frames, log_mel(wave))
+def sync_scores(frames, wave, judge_model=None):
+    """offset_search result for frames (T, 3, H, W) and a 16 kHz wave, with the expert
+    (or another SyncNet, `judge_model`)."""
+    v, a = embed_clip(judge_model or expert.model, frames, log_mel(wave))
     return avsync.offset_search(v, a, max_offset=15)
 
 
@@ -590,8 +591,7 @@ for i, c in enumerate(test_clips):
               "unsynced (shuffled audio)": (c.video(), shuffled, other)}
     for name, (frames, wave, speaker) in videos.items():
         res = sync_scores(frames, wave)                                        # the training expert
-        v, a = embed_clip(judge.model, frames, log_mel(wave))
-        by_judge = avsync.offset_search(v, a, max_offset=15)                   # the independent one
+        by_judge = sync_scores(frames, wave, judge.model)                      # the independent one
         error = (ruler(frames) - opening_truth(speaker, len(frames))).abs().mean()
         rows[name].append((res.min_distance, res.confidence, by_judge.min_distance, by_judge.confidence,
                            float(error)))
