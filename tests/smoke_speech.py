@@ -82,3 +82,6 @@ def neural_vocoder(recipe):
     train_one_step(model, vocoder_loss, (mels, waves))
     wave = vocode(model, mels[0])
     assert wave.shape == ((M - 1) * recipe.model.hop_length,) and torch.isfinite(wave).all()
+
+
+smoke("course_lib.speech.fastspeech_train.CLONING_PRESETS")(fastspeech)

@@ -192,7 +192,7 @@ def test_train_fastspeech_tiny_recipe_loads_from_its_checkpoint_and_speaks(tmp_p
     recipe = FastSpeechRecipe(model=FastSpeechConfig(dim=16, mlp_ratio=1.0, predictor_dim=8, encoder_depth=1,
                                                      decoder_depth=1, speaker_dim=8),
                               train=TrainSettings(steps=2, batch_size=4, lr=2e-3), speaker=speaker,
-                              voices=voices, max_per_voice=8)
+                              voices=voices, max_per_voice=8, condition="other")
     first = train_fastspeech(recipe, progress=False)
     assert not first.run.cached and len(first.run.history) == 2
     assert set(first.run.metrics) == {"mel", "duration", "pitch", "energy"}
@@ -212,6 +212,12 @@ def test_train_fastspeech_tiny_recipe_loads_from_its_checkpoint_and_speaks(tmp_p
     mel = first.mel("four two", "en-us")
     vec = first.clone("mine", mel)
     assert vec.shape == (8,) and "mine" in first.voices
+    reference = speech.voice_utterances("en-us+f3", "digits", 4)[0]
+    adapted = first.clone("adapted", reference, adapt_steps=3)
+    assert adapted.shape == (8,) and torch.equal(first.voices["adapted"][0], adapted)
+    assert not torch.equal(adapted, first.speaker.model.embed(reference.mel).cpu())
+    with pytest.raises(ValueError, match="needs reference as a data.speech.Utterance"):
+        first.clone("no", mel, adapt_steps=3)
     with pytest.raises(ValueError, match="unknown voice"):
         first.mel("four", "nobody")
     with pytest.raises(ValueError, match="text must be a non-empty str"):
@@ -231,3 +237,12 @@ def test_fastspeech_recipe_checks_the_speaker_width_and_presets_hold_the_lessons
     cpu, gpu = PRESETS["cpu"], PRESETS["gpu"]
     assert (cpu.train.steps, cpu.train.batch_size, gpu.train.steps, gpu.train.batch_size) == (250, 16, 1500, 32)
     assert len(cpu.voices) == 27 and cpu.speaker.voices == cpu.voices and cpu.model.vocab_size == 0
+    with pytest.raises(ValueError, match="condition must be"):
+        FastSpeechRecipe(condition="mine")
+    from course_lib.speech.fastspeech_train import CLONING_PRESETS
+    cloning = CLONING_PRESETS["cpu"]
+    assert (cloning.condition, cloning.model.speaker_film, cloning.train.steps) == ("other", True, 1000)
+    assert len(cloning.voices) == 75 and cloning.speaker.voices == cloning.voices
+    from course_lib.data.speech import UNSEEN_VOICES
+    assert not set(cloning.voices) & set(UNSEEN_VOICES), "the voices to clone must stay unseen"
+    assert cloning.speaker.train.steps == 600

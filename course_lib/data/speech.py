@@ -41,7 +41,7 @@ from course_lib.speech.text import SymbolTable, digits_to_words, normalize, phon
 __all__ = ["VERSION", "SAMPLE_RATE", "N_FFT", "HOP_LENGTH", "N_MELS", "F_MAX", "DOMAINS",
            "VOICES", "SPLITS", "Utterance", "SpeechCorpus", "sentences", "split_of",
            "log_mel", "durations_to_frames", "speak", "speak_timed", "speak_stream", "make_utterance", "load_corpus", "collate",
-           "EXTRA_VOICES", "UNSEEN_VOICES", "TTS_VOICES", "voice_language", "voice_utterances"]
+           "EXTRA_VOICES", "MORE_VOICES", "CLONING_VOICES", "UNSEEN_VOICES", "TTS_VOICES", "voice_language", "voice_utterances"]
 
 VERSION = 2
 SAMPLE_RATE = 16_000        # Hz, after resampling eSpeak's 22,050 Hz
@@ -386,6 +386,15 @@ EXTRA_VOICES = ("en-us+m1", "en-us+m2", "en-us+m3", "en-us+m5", "en-us+m7", "en-
                 "en-us+Tweaky", "en-us+adam", "en-us+aunty", "en-us+belinda", "en-us+boris",
                 "en-us+david", "en-us+edward", "en-us+grandpa", "en-us+linda", "en-us+max",
                 "en-us+norbert", "en-us+quincy", "en-us+robert", "en-us+steph", "en-us+zac")
+# 40 more variants (eSpeak NG's `espeak-ng --voices=variant`, leaving out whisper, robot
+# and the Klatt-synthesiser names): day 11's cloning model trains on all 75 voices, so a
+# new voice has near neighbours on every side.
+MORE_VOICES = tuple(f"en-us+{v}" for v in (
+    "Andrea", "AnxiousAndy", "Diogo", "Gene2", "Henrique", "Hugo", "Marco", "Mario", "Michael", "Nguyen",
+    "Reed", "RicishayMax", "anika", "announcer", "antonio", "benjamin", "caleb", "ed", "edward2", "grandma",
+    "gustave", "ian", "iven", "iven2", "iven3", "john", "kaukovalta", "m8", "marcelo", "michel", "miguel",
+    "mike2", "pablo", "paul", "pedro", "rob", "sandro", "steph2", "steph3", "victor"))
+CLONING_VOICES = (*VOICES, *EXTRA_VOICES, *MORE_VOICES)
 # Never used in training: the voices to clone from one reference clip.
 UNSEEN_VOICES = ("en-us+f5", "en-us+m4", "en-us+m6", "en-us+Alicia", "en-us+shelby", "en-us+travis")
 # What the multi-speaker models train on: the corpus' 3 voices + 24 eSpeak variants.

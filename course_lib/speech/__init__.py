@@ -18,7 +18,10 @@ Training (recipes, `PRESETS`, load-or-train) and products:
 - `tacotron_train`: `train_tacotron` (alignment snapshots saved with the checkpoint).
 - `speaker_train`: `train_speaker_encoder`, the speaker table.
 - `fastspeech_train`: `train_fastspeech` (trains its speaker encoder first);
-  `TrainedFastSpeech.synthesize` and `clone`, the TTS product API.
+  `TrainedFastSpeech.synthesize` and `clone`, the TTS product API; `CLONING_PRESETS`,
+  day 11's 75-voice cloning model.
+- `cloning`: speaker adaptation of a clone to its reference clip, and the judges of a
+  clone (nearest voice, verification EER, clone WER).
 - `vocoder_train`: `train_vocoder`.
 - `asr_train`: `train_asr` (clips and their concatenations), `finetune_asr`, `train_ctc`;
   `TrainedASR.transcribe` with the attention decoder or the CTC head.

@@ -12,7 +12,9 @@ keeps zero-length pauses finite), and speed control is d / speed. A **pitch** an
 **energy predictor** (FastSpeech 2 / FastPitch) give each phoneme its average log-F0
 and loudness; their values are embedded and added to the phoneme vectors, so shifting
 the pitch input shifts the voice's pitch. A **speaker vector** (a d-vector from
-`speech.speaker`) is added to every phoneme vector, so one model speaks many voices.
+`speech.speaker`) is added to every phoneme vector, so one model speaks many voices;
+with `speaker_film` it also scales and shifts every decoder block's output (FiLM), which
+day 11's cloning model uses to keep a new voice's timbre all the way to the mel.
 
 Durations come from eSpeak NG's phoneme events (day 09), no external aligner:
 `token_durations` maps the events' frame counts onto the input tokens (phonemes with
@@ -135,6 +137,7 @@ class FastSpeechConfig:
     dropout: float = 0.1
     predictor_dim: int = 64
     speaker_dim: int = 64          # d-vector width; 0 = one speaker
+    speaker_film: bool = False     # also modulate every decoder block by the speaker (FiLM)
     use_pitch: bool = True
     use_energy: bool = True
     max_frames: int = 1600         # 20 s
@@ -144,6 +147,8 @@ class FastSpeechConfig:
         if 0 < self.vocab_size < 3:
             raise ValueError(f"vocab_size must be >= 3 (PAD, EOS, a symbol), or 0 until the data "
                              f"fills it; got {self.vocab_size}")
+        if self.speaker_film and not self.speaker_dim:
+            raise ValueError("speaker_film needs a speaker: set speaker_dim > 0 (the d-vector width)")
         if self.dim % self.heads or self.dim % 2:
             raise ValueError(f"dim must be even and divisible by heads; got dim={self.dim}, heads={self.heads}")
 
@@ -227,6 +232,13 @@ class FastSpeech(nn.Module):
         self.encoder = nn.ModuleList([block() for _ in range(config.encoder_depth)])
         self.decoder = nn.ModuleList([block() for _ in range(config.decoder_depth)])
         self.speaker = nn.Linear(config.speaker_dim, D) if config.speaker_dim else None
+        # FiLM (Perez et al., 2018) after each decoder block: y <- y (1 + gamma(s)) + beta(s),
+        # zero-initialised so training starts from the plain model
+        self.speaker_film = nn.ModuleList(
+            [nn.Linear(config.speaker_dim, 2 * D) for _ in range(config.decoder_depth)]) if config.speaker_film else None
+        for film in self.speaker_film or ():
+            nn.init.zeros_(film.weight)
+            nn.init.zeros_(film.bias)
         predictor = lambda: VariancePredictor(D, config.predictor_dim, config.kernel, config.dropout)  # noqa: E731
         self.duration_predictor = predictor()
         self.pitch_predictor = predictor() if config.use_pitch else None
@@ -259,14 +271,18 @@ class FastSpeech(nn.Module):
                 h = h + embed(value[:, None]).transpose(1, 2) * mask[..., None]   # (B, N, D)
         return h
 
-    def decode(self, h: Tensor, durations: Tensor) -> tuple[Tensor, Tensor]:
-        """Phoneme vectors (B, N, D), durations (B, N) -> log-mel (B, n_mels, T), lengths (B,)."""
+    def decode(self, h: Tensor, durations: Tensor, speaker: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Phoneme vectors (B, N, D), durations (B, N) -> log-mel (B, n_mels, T), lengths (B,).
+        speaker (B, speaker_dim): the d-vectors, used only when `config.speaker_film`."""
         frames, lengths = length_regulate(h, durations, self.config.max_frames)    # (B, T, D)
         T = frames.shape[1]
         fmask = torch.arange(T, device=h.device) < lengths[:, None]            # (B, T)
         y = frames + self.positions[:T]
-        for blk in self.decoder:
+        for i, blk in enumerate(self.decoder):
             y = blk(y, fmask)
+            if self.speaker_film is not None:
+                gamma, beta = self.speaker_film[i](speaker)[:, None].chunk(2, dim=-1)   # (B, 1, D) each
+                y = (y * (1 + gamma) + beta) * fmask[..., None]
         mel = self.mel_norm.inverse(self.out(y).transpose(1, 2))               # (B, n_mels, T)
         return mel * fmask[:, None], lengths
 
@@ -279,7 +295,7 @@ class FastSpeech(nn.Module):
         e_hat = self.energy_predictor(h, mask) if self.energy_predictor is not None else torch.zeros_like(log_d)
         if (self.config.use_pitch and pitch is None) or (self.config.use_energy and energy is None):
             raise ValueError("this model uses pitch/energy: pass the true per-token values in training")
-        mel, lengths = self.decode(self._add_variance(h, mask, pitch, energy), durations)
+        mel, lengths = self.decode(self._add_variance(h, mask, pitch, energy), durations, speaker)
         return FastSpeechOutput(mel, lengths, log_d, p_hat, e_hat)
 
     @torch.no_grad()
@@ -302,7 +318,7 @@ class FastSpeech(nn.Module):
             pitch = (self.pitch_predictor(h, mask) + pitch_shift) * mask
         if self.energy_predictor is not None:
             energy = (self.energy_predictor(h, mask) + energy_shift) * mask
-        mel, lengths = self.decode(self._add_variance(h, mask, pitch, energy), durations)
+        mel, lengths = self.decode(self._add_variance(h, mask, pitch, energy), durations, speaker)
         self.train(was)
         return mel, lengths, durations
 

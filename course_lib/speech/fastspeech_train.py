@@ -38,17 +38,18 @@ from course_lib.speech.vocoder import NeuralVocoder, griffin_lim_vocoder, vocode
 from course_lib.train import TrainingRun, TrainSettings, load_or_train
 
 __all__ = ["FEATURE_VERSION", "prepare_items", "feature_stats", "collate_items", "FastSpeechRecipe",
-           "PRESETS", "TrainedFastSpeech", "new_fastspeech", "train_fastspeech"]
+           "PRESETS", "CLONING_PRESETS", "TrainedFastSpeech", "new_fastspeech", "train_fastspeech"]
 
 FEATURE_VERSION = 2
 
 
 # ---------------------------------------------------------------- training items
 
-def _features(utterances: Sequence[speech.Utterance], cache_name: str) -> list[dict]:
-    """Per utterance: token durations, frame F0 and voicing (from eSpeak's wave), cached."""
-    path = artifacts_dir("speech", f"tts_features_v{FEATURE_VERSION}") / f"{cache_name}.pt"
-    if path.exists():
+def _features(utterances: Sequence[speech.Utterance], cache_name: str | None) -> list[dict]:
+    """Per utterance: token durations, frame F0 and voicing (from eSpeak's wave), cached
+    under `cache_name` (None: not cached)."""
+    path = artifacts_dir("speech", f"tts_features_v{FEATURE_VERSION}") / f"{cache_name}.pt" if cache_name else None
+    if path is not None and path.exists():
         return torch.load(path, weights_only=False)
     out = []
     with torch_threads(1):
@@ -58,6 +59,8 @@ def _features(utterances: Sequence[speech.Utterance], cache_name: str) -> list[d
                 raise RuntimeError(f"{u.id}: {len(f0)} pitch frames for {u.n_frames} mel frames")
             out.append({"id": u.id, "durations": token_durations(u.phonemes, u.events, u.durations),
                         "f0": f0, "voiced": voiced})
+    if path is None:
+        return out
     tmp = path.with_suffix(".tmp")
     torch.save(out, tmp)
     tmp.replace(path)
@@ -65,9 +68,10 @@ def _features(utterances: Sequence[speech.Utterance], cache_name: str) -> list[d
 
 
 def prepare_items(utterances: Sequence[speech.Utterance], table: SymbolTable,
-                  speaker_vectors: Sequence[Tensor], stats: dict, cache_name: str) -> list[dict]:
+                  speaker_vectors: Sequence[Tensor], stats: dict, cache_name: str | None) -> list[dict]:
     """Training items: tokens (N+1,) with EOS, durations, normalised pitch and energy per
-    token (N+1,), mel (n_mels, M), speaker d-vector. stats: log-F0 and energy mean/std."""
+    token (N+1,), mel (n_mels, M), speaker d-vector. stats: log-F0 and energy mean/std;
+    cache_name: where the targets are cached (None: computed, not cached)."""
     feats = _features(utterances, cache_name)
     items = []
     for u, f, s in zip(utterances, feats, speaker_vectors):
@@ -108,7 +112,12 @@ class FastSpeechRecipe:
     filled from the phoneme table; `model.speaker_dim` must be the speaker encoder's
     `dim`), optimisation, the speaker encoder (trained first), and the data: each voice's
     training utterances of the domains (the corpus' for its voices, the first
-    `n_per_voice` sentences for the others), at most `max_per_voice` per voice and domain."""
+    `n_per_voice` sentences for the others), at most `max_per_voice` per voice and domain.
+
+    condition: which d-vector an utterance is trained with: "own" (its own clip's) or
+    "other" (another training clip's of the same voice, drawn each step). "other" is
+    what cloning sees, one clip's d-vector standing for the whole voice, and it keeps
+    the model from reading the sentence out of the d-vector (SV2TTS, Jia et al. 2018)."""
     model: FastSpeechConfig = FastSpeechConfig()
     train: TrainSettings = TrainSettings(steps=250, batch_size=16, lr=2e-3)
     speaker: SpeakerRecipe = SpeakerRecipe()
@@ -116,8 +125,11 @@ class FastSpeechRecipe:
     voices: tuple[str, ...] = speech.TTS_VOICES
     n_per_voice: int = 40
     max_per_voice: int = 100
+    condition: str = "own"
 
     def __post_init__(self):
+        if self.condition not in ("own", "other"):
+            raise ValueError(f"condition must be 'own' or 'other'; got {self.condition!r}")
         if self.model.speaker_dim != self.speaker.model.dim:
             raise ValueError(f"model.speaker_dim ({self.model.speaker_dim}) must be the speaker encoder's "
                              f"d-vector width speaker.model.dim ({self.speaker.model.dim})")
@@ -136,6 +148,16 @@ PRESETS = {
     "cpu": FastSpeechRecipe(),
     # the same model, longer on bigger batches
     "gpu": FastSpeechRecipe(train=TrainSettings(steps=1500, batch_size=32, lr=2e-3)),
+}
+
+_CLONING_SPEAKER = SpeakerRecipe(voices=speech.CLONING_VOICES, train=TrainSettings(steps=600, batch_size=32, lr=3e-3))
+# Day 11's cloning model: 75 voices, decoder FiLM, trained on other clips' d-vectors,
+# 1,000 steps (about 110 s on one CPU thread, after the 40 new voices are synthesised once).
+CLONING_PRESETS = {
+    "cpu": FastSpeechRecipe(model=FastSpeechConfig(speaker_film=True), train=TrainSettings(steps=1000, batch_size=16, lr=2e-3),
+                            speaker=_CLONING_SPEAKER, voices=speech.CLONING_VOICES, condition="other"),
+    "gpu": FastSpeechRecipe(model=FastSpeechConfig(speaker_film=True), train=TrainSettings(steps=3000, batch_size=32, lr=2e-3),
+                            speaker=_CLONING_SPEAKER, voices=speech.CLONING_VOICES, condition="other"),
 }
 
 
@@ -223,13 +245,27 @@ class TrainedFastSpeech:
             raise ValueError(f"the model produced {mel.shape[1]} frames for {text!r}")
         return self.vocode(mel, vocoder)
 
-    def clone(self, name: str, reference: Tensor, language: str = "en-us") -> Tensor:
-        """Add voice `name` from a reference clip: a wave (T,) at 16 kHz or a log-mel
-        (n_mels, M). Its d-vector (returned) conditions the model like a trained voice."""
+    def clone(self, name: str, reference, language: str = "en-us", adapt_steps: int = 0,
+              adapt_lr: float = 0.03) -> Tensor:
+        """Add voice `name` from a reference clip: a wave (T,) at 16 kHz, a log-mel
+        (n_mels, M), or a `data.speech.Utterance`. Its d-vector conditions the model like a
+        trained voice. adapt_steps > 0 (needs an Utterance: its text and alignment) then
+        refines the vector by speaker adaptation (`cloning.adapt_speaker`). Returns the
+        voice's conditioning vector (speaker_dim,)."""
+        utterance = reference if isinstance(reference, speech.Utterance) else None
+        if utterance is not None:
+            reference = utterance.mel
         if not isinstance(reference, Tensor) or reference.ndim not in (1, 2):
-            raise ValueError("reference must be a (T,) wave at 16 kHz or a (n_mels, frames) log-mel")
+            raise ValueError("reference must be a (T,) wave at 16 kHz, a (n_mels, frames) log-mel or a "
+                             "data.speech.Utterance")
+        if adapt_steps and utterance is None:
+            raise ValueError("adapt_steps > 0 needs reference as a data.speech.Utterance (its text and "
+                             "alignment); a wave or mel can only be cloned with adapt_steps=0")
         mel = speech.log_mel(reference.float()) if reference.ndim == 1 else reference
         vector = self.speaker.model.embed(mel).cpu()
+        if adapt_steps:
+            from course_lib.speech.cloning import adapt_speaker
+            vector = adapt_speaker(self, utterance, vector, adapt_steps, adapt_lr)
         self.voices[name] = (vector, language)
         return vector
 
@@ -274,7 +310,14 @@ def train_fastspeech(recipe: FastSpeechRecipe | None = None, device: torch.devic
 
     def data(step: int) -> dict[str, Tensor]:
         rng = step_random(recipe.train.seed, step)
-        return collate_items([rng.choice(rng.choice(by_voice)) for _ in range(recipe.train.batch_size)])
+        chosen = []
+        for _ in range(recipe.train.batch_size):
+            pool = rng.choice(by_voice)
+            item = rng.choice(pool)
+            if recipe.condition == "other":                 # another clip's d-vector of the voice
+                item = {**item, "speaker": rng.choice(pool)["speaker"]}
+            chosen.append(item)
+        return collate_items(chosen)
 
     run = load_or_train("fastspeech", recipe, model, fastspeech_training_loss, data, device=device,
                         threads=1, desc="fastspeech", progress=progress)
