@@ -1,4 +1,4 @@
-# The course's two commands: `make lab` and `make test`.
+# The course's commands: `make lab`, `make test` and `make book`.
 # Both create .venv on first use and reinstall when pyproject.toml or the lock changes.
 
 PYTHON ?= python3
@@ -15,7 +15,7 @@ TORCH_SPEC ?= torch==2.13.0
 LOCK ?= requirements-lock.txt
 PYTEST_ARGS ?=
 
-.PHONY: lab test build install lock clean-venv
+.PHONY: lab test build book install lock clean-venv
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ lab: install
 
 build: install
 	$(BIN)/course build
+
+# The course as a static website from the committed notebooks: _build/book/index.html
+# (opens from disk, or: python -m http.server -d _build/book).
+book: install
+	$(BIN)/course book
 
 # Unit tests, every lesson and solution executed (nbval), the exercise and grader
 # tests, the pairing test; per-notebook times and budgets are printed at the end.

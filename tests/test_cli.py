@@ -41,6 +41,17 @@ def test_lab_command_adds_allow_root_only_for_root(monkeypatch, capsys):
     assert cli.main(["lab"]) == 0
     assert calls[0][-1] == "--allow-root"
     assert "running as root" in capsys.readouterr().err
+    # options course does not know go to JupyterLab, after the course's own
+    assert cli.main(["lab", "--no-browser", "--port=8890"]) == 0
+    assert calls[1][-3:] == ["--allow-root", "--no-browser", "--port=8890"]
+    assert cli.main(["lab", "--notebook-dir=/elsewhere"]) == 0          # one root dir: the learner's
+    assert [a for a in calls[2] if a.startswith("--notebook-dir")] == ["--notebook-dir=/elsewhere"]
+
+
+def test_unknown_options_are_refused_outside_lab():
+    import pytest
+    with pytest.raises(SystemExit):
+        cli.main(["doctor", "--no-browser"])
 
 
 def test_run_executes_a_lesson_into_another_file(tmp_path, capsys):

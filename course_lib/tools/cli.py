@@ -1,4 +1,4 @@
-"""The `course` command: lab, build, figures, run, check, doctor."""
+"""The `course` command: lab, build, figures, run, check, book, doctor."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ from pathlib import Path
 from course_lib.runtime import project_root
 
 
-def lab_command(notebook_dir: Path, as_root: bool) -> list[str]:
+def lab_command(notebook_dir: Path, as_root: bool, extra: list[str] = ()) -> list[str]:
     """The JupyterLab command line `course lab` runs. As root (a container, a classroom
     VM) Jupyter refuses to start unless told `--allow-root`: it warns because a notebook
-    run as root can change anything on the machine, which is the point of such a box."""
-    command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebook_dir}"]
+    run as root can change anything on the machine, which is the point of such a box.
+    `extra` goes to JupyterLab as it is (`course lab --no-browser --port=8890`); a
+    `--notebook-dir=` (or `--ServerApp.root_dir=`) in it replaces the course's."""
+    own_dir = any(a.startswith(("--notebook-dir", "--ServerApp.root_dir")) for a in extra)
+    command = [sys.executable, "-m", "jupyterlab"] + ([] if own_dir else [f"--notebook-dir={notebook_dir}"])
     if as_root:
         command.append("--allow-root")
-    return command
+    return [*command, *extra]
 
 
 def _lab(args) -> int:
@@ -27,7 +30,7 @@ def _lab(args) -> int:
     if as_root:
         print("course lab: running as root (a container or VM?), so JupyterLab gets --allow-root; "
               "on a personal machine, run it as your own user instead.", file=sys.stderr)
-    return subprocess.call(lab_command(project_root(), as_root))
+    return subprocess.call(lab_command(project_root(), as_root, args.jupyter_args))
 
 
 def _build(args) -> int:
@@ -150,11 +153,21 @@ def _doctor(args) -> int:
     return run_doctor()
 
 
+def _book(args) -> int:
+    from course_lib.tools.book import build_book
+
+    index = build_book(args.out, args.only or None)
+    print(f"the book: {index} (open it, or: python -m http.server -d {index.parent})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description="Generative Audio & Video from Scratch")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("lab", help="open JupyterLab on the course").set_defaults(func=_lab)
+    sub.add_parser("lab", help="open JupyterLab on the course (other options go to JupyterLab)",
+                   description="Open JupyterLab on the course. Options it does not know go to JupyterLab, "
+                               "e.g. course lab --no-browser --port=8890").set_defaults(func=_lab)
 
     p = sub.add_parser("build", help="draw figures; execute changed notebook sources; regenerate exercises/")
     p.add_argument("--check", action="store_true", help="execute nothing; exit 1 naming stale files")
@@ -191,9 +204,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-going", action="store_true", help="record a failing cell and run the rest")
     p.set_defaults(func=_run)
 
+    p = sub.add_parser("book", help="build the course as a static website (_build/book/index.html)")
+    p.add_argument("--out", type=Path, help="folder to write (default _build/book)")
+    p.add_argument("only", nargs="*", help="limit to these days, e.g. day11 (a quick look)")
+    p.set_defaults(func=_book)
+
     sub.add_parser("doctor", help="check the installation").set_defaults(func=_doctor)
 
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.jupyter_args = extra
     return args.func(args)
 
 
