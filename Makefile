@@ -15,7 +15,7 @@ TORCH_SPEC ?= torch==2.13.0
 LOCK ?= requirements-lock.txt
 PYTEST_ARGS ?=
 
-.PHONY: lab test build book install lock clean-venv
+.PHONY: lab test test-gpu build book install lock clean-venv
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,11 +37,17 @@ book: install
 	$(BIN)/course book
 
 # Unit tests, every lesson and solution executed (nbval), the exercise and grader
-# tests, the pairing test; per-notebook times and budgets are printed at the end.
+# tests, the pairing test; per-notebook times and budgets are printed at the end, and
+# every skipped test with its reason (-rs), e.g. the browser tests without Chromium.
 test: install
-	$(BIN)/python -m pytest --durations=0 --timeout=1800 \
+	$(BIN)/python -m pytest -rs --durations=0 --timeout=1800 \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
 	  tests notebooks solutions $(PYTEST_ARGS)
+
+# Every lesson and solution on one CUDA GPU with the GPU presets: per-notebook time and
+# the numbers its asserts check, in gpu-report.json. Refuses to start without CUDA.
+test-gpu: install
+	$(BIN)/course gpu-run --out gpu-report.json
 
 # The newest releases pyproject.toml's ranges allow, installed into a throw-away venv and
 # written to requirements-lock.txt; run `make test` before committing the new lock.

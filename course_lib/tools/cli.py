@@ -1,4 +1,4 @@
-"""The `course` command: lab, build, figures, run, check, book, doctor."""
+"""The `course` command: lab, build, figures, run, check, book, gpu-run, doctor."""
 
 from __future__ import annotations
 
@@ -161,6 +161,20 @@ def _book(args) -> int:
     return 0
 
 
+def _gpu_run(args) -> int:
+    from course_lib.tools.gpu_run import gpu_run
+
+    try:
+        report = gpu_run(args.out, args.only or None)
+    except (RuntimeError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    failed = [row["notebook"] for row in report["notebooks"] if not row["ok"]]
+    print(f"{len(report['notebooks'])} notebooks on {report['device']}: {args.out}" +
+          (f"; failed: {failed}" if failed else ""))
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description="Generative Audio & Video from Scratch")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -208,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="folder to write (default _build/book)")
     p.add_argument("only", nargs="*", help="limit to these days, e.g. day11 (a quick look)")
     p.set_defaults(func=_book)
+
+    p = sub.add_parser("gpu-run", help="run every lesson and solution on CUDA with the GPU presets; "
+                                       "times and asserted metrics to JSON (refuses without CUDA)")
+    p.add_argument("--out", type=Path, default=Path("gpu-report.json"), help="the report (default gpu-report.json)")
+    p.add_argument("only", nargs="*", help="limit to these days, e.g. 05 11")
+    p.set_defaults(func=_gpu_run)
 
     sub.add_parser("doctor", help="check the installation").set_defaults(func=_doctor)
 
