@@ -6,7 +6,8 @@ opens the lesson and runs its first code cells until their output shows; opens t
 lesson's paired `.py` source as a notebook (Open With > Jupytext Notebook); opens the
 exercise notebook and runs a check cell (it reports the unwritten function). Then it
 shuts the server down through its API and checks that the server and every kernel it
-started are gone. Every request the page makes must stay on the loopback server.
+started are gone. Every request the page makes must stay on the loopback server. On a
+failure, the page as it was goes to _build/lab-failure.png.
 
 Skips like tests/test_book_browser.py without Chromium or Playwright (unless
 COURSE_REQUIRE_BROWSER=1, which CI sets).
@@ -35,6 +36,7 @@ from tests.test_book_browser import _browser_or_skip, chromium_path
 
 LESSON, EXERCISE = "notebooks/day00_setup.ipynb", "exercises/day00_setup.ipynb"
 START_SECONDS, CELL_SECONDS = 90, 120
+FAILURE_SHOT = project_root() / "_build" / "lab-failure.png"
 
 
 def _free_port() -> int:
@@ -189,7 +191,8 @@ def test_a_learner_runs_a_lesson_and_an_exercise_in_jupyterlab(lab):
             _run_cells(page, [1, 3, 4])                # imports, the function (unwritten), its check
             _wait_for_output(page, r"NotImplementedError")
         except Exception:
-            page.screenshot(path=str(proc.args[0] and Path(os.environ.get("COURSE_LAB_SHOT", "/tmp/lab_failure.png"))))
+            FAILURE_SHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(FAILURE_SHOT))      # what the page showed, for a person to look at
             raise
         finally:
             browser.close()

@@ -1,0 +1,9 @@
+"""Day 22's capstone, an AI video-ad generator: orchestration only, every model comes
+from its day.
+
+- `compose`: the ffmpeg stages: product video full frame, avatar picture-in-picture,
+  burned subtitles, music ducked under the voice by a sidechain compressor; cuts placed
+  on the music's beats.
+- `cache`: stage keys (a hash of everything that decides a stage) and an atomic on-disk
+  cache, so a re-run with the same inputs reuses its stages.
+"""
