@@ -6,4 +6,9 @@ from its day.
   on the music's beats.
 - `cache`: stage keys (a hash of everything that decides a stage) and an atomic on-disk
   cache, so a re-run with the same inputs reuses its stages.
+- `face_id`: the banned-face check: an identity embedding of the procedural faces
+  trained with InfoNCE (PRESETS, cached), and the gate that refuses a banned face.
+
+Still to come (issue 20): the typed request, the safety-gate, product-video, voiceover,
+avatar, soundtrack and provenance stages, `make_ad`, and `course ad`.
 """
