@@ -6,9 +6,12 @@ from its day.
   on the music's beats.
 - `cache`: stage keys (a hash of everything that decides a stage) and an atomic on-disk
   cache, so a re-run with the same inputs reuses its stages.
+- `request`: `AdRequest` (refuses malformed input, naming the argument) and the safety
+  gate that runs first: day 20's prompt filter on the script, the banned-face check on
+  the avatar; a refusal lists every reason and nothing is generated.
 - `face_id`: the banned-face check: an identity embedding of the procedural faces
   trained with InfoNCE (PRESETS, cached), and the gate that refuses a banned face.
 
-Still to come (issue 20): the typed request, the safety-gate, product-video, voiceover,
+Still to come (issue 20): the product-video, voiceover,
 avatar, soundtrack and provenance stages, `make_ad`, and `course ad`.
 """
