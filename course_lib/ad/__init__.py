@@ -12,6 +12,6 @@ from its day.
 - `face_id`: the banned-face check: an identity embedding of the procedural faces
   trained with InfoNCE (PRESETS, cached), and the gate that refuses a banned face.
 
-Still to come (issue 20): the product-video, voiceover,
-avatar, soundtrack and provenance stages, `make_ad`, and `course ad`.
+Still to come (issue 20): the product-video, voiceover, avatar, soundtrack and
+provenance stages, `make_ad`, and `course ad`.
 """
