@@ -201,10 +201,14 @@ def mime_type(path_or_format: str | Path) -> str:
 
 
 def sign_bytes(data: bytes, fmt: str, ca: TestCA, title: str = "generated",
-               author: str = "Generative AV course", thumbnail: bool = False) -> bytes:
+               author: str = "Generative AV course", thumbnail: bool = False,
+               definition: dict | None = None, ingredients: list[tuple[dict, bytes, str]] = ()) -> bytes:
     """Embed a signed manifest in `data` (PNG/JPEG/WAV/MP4 bytes); return the new bytes.
 
     fmt: a MIME type or extension. Offline: no timestamp authority (ta_url None).
+    definition: the manifest to sign (default `manifest_definition(title, author)`).
+    ingredients: (ingredient JSON, its bytes, its format) for each asset this one was
+    made from (e.g. {"title": "product.png", "relationship": "componentOf"}).
     """
     import c2pa
 
@@ -216,7 +220,9 @@ def sign_bytes(data: bytes, fmt: str, ca: TestCA, title: str = "generated",
         c2pa.C2paSigningAlg.ES256, ca.chain_pem.encode(), ca.leaf_key_pem.encode(), None))
     out = io.BytesIO()
     with c2pa.Context(settings=settings) as context, \
-            c2pa.Builder(manifest_definition(title, author), context=context) as builder:
+            c2pa.Builder(definition or manifest_definition(title, author), context=context) as builder:
+        for ingredient, ingredient_data, ingredient_fmt in ingredients:
+            builder.add_ingredient(ingredient, mime_type(ingredient_fmt), io.BytesIO(bytes(ingredient_data)))
         builder.sign(signer, mime, io.BytesIO(bytes(data)), out)
     signer.close()
     return out.getvalue()
