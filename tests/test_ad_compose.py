@@ -87,6 +87,15 @@ def test_the_music_is_ducked_under_the_voice_and_comes_back(ads):
     assert ducked["voice"] == pytest.approx(plain["voice"], rel=0.1)   # the voice itself is untouched
 
 
+def test_a_short_product_clip_is_looped_to_fill_the_ad():
+    half = encode_video(np.linspace(0, 1, 8, dtype=np.float32)[:, None, None] * np.ones((8, 16, 16), np.float32), fps=FPS)
+    mp4 = compose.composite(half, _clip(1.0, 16), _tone(1000), _tone(300), SR, None, compose.Layout(width=64, height=64))
+    assert abs(compose.probe_mp4(mp4)["duration"] - SECONDS) < 0.15
+    frames, _ = compose.decode_mp4(mp4, SR)
+    brightness = frames[:, :8, :8].mean(axis=(1, 2, 3))          # a corner of the product, away from the inset
+    assert len(frames) >= 15 and brightness[8] < brightness[7] - 100    # the ramp starts again at 1 s
+
+
 def test_filtergraph_feeds_the_voice_as_the_sidechain_key():
     graph = compose.composite_filtergraph(compose.Layout())
     assert "[music][key]sidechaincompress" in graph                # music compressed, keyed by the voice

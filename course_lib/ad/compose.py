@@ -113,9 +113,10 @@ def _write_wave(path: Path, wave: np.ndarray, sample_rate: int, name: str) -> No
 def composite(product_mp4: bytes, avatar_mp4: bytes, voice: np.ndarray, music: np.ndarray, sample_rate: int,
               cues: list[Cue] | None, layout: Layout = Layout(), ducking: Ducking | None = Ducking(),
               duration: float | None = None) -> bytes:
-    """The ad as MP4 bytes (H.264 yuv420p + AAC): `product_mp4` full frame, `avatar_mp4`
-    inset, `cues` burned in, the voice over the (ducked) music. `duration` in seconds
-    (default: the voice's length). Raises RuntimeError with ffmpeg's message on failure."""
+    """The ad as MP4 bytes (H.264 yuv420p + AAC): `product_mp4` full frame (looped to
+    fill the ad), `avatar_mp4` inset (its last frame held), `cues` burned in, the voice
+    over the (ducked) music. `duration` in seconds (default: the voice's length). Raises
+    RuntimeError with ffmpeg's message on failure."""
     import imageio_ffmpeg
 
     for name, data in (("product_mp4", product_mp4), ("avatar_mp4", avatar_mp4)):
@@ -139,7 +140,7 @@ def composite(product_mp4: bytes, avatar_mp4: bytes, voice: np.ndarray, music: n
         graph = composite_filtergraph(layout, subs, ducking, sample_rate)
         out = tmp / "ad.mp4"
         command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-                   "-i", str(tmp / "product.mp4"), "-i", str(tmp / "avatar.mp4"),
+                   "-stream_loop", "-1", "-i", str(tmp / "product.mp4"), "-i", str(tmp / "avatar.mp4"),
                    "-i", str(tmp / "voice.wav"), "-i", str(tmp / "music.wav"),
                    "-filter_complex", graph, "-map", "[v]", "-map", "[a]", "-t", f"{duration:.3f}",
                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
