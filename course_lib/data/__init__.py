@@ -16,6 +16,8 @@
   (`FRAME_JUDGE_RECIPE`, `load_frame_judge`).
 - `speech`: the eSpeak NG corpus (text, phonemes, log-mels, phoneme durations), more
   voices (`voice_utterances`), batching.
+- `voice_names`: the eSpeak NG voices by name (the corpus', the extra variants, the
+  cloning and unseen voices), re-exported by `speech`.
 - `multilingual`: spoken digit strings and phrases in English, German, Spanish and
   French with English translations (the ASR data).
 - `chorales`: Bach chorales from music21's corpus as notes, with splits by piece.
